@@ -1,0 +1,1 @@
+"""Shared pytest configuration. Reusable launchers live in tests/support/."""

@@ -1,0 +1,1 @@
+"""Helpers shared by tests: launchers for real servers and processes."""
