@@ -9,7 +9,7 @@ ties (realm, serial, manufacturer, name), and convert to and from protobuf.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import InvalidId
 from .proto import actr_pb2
@@ -78,12 +78,19 @@ class ActorId:
     realm: int
     serial: int
     type: ActrTypeName
+    # Ids key every lane and pending-call table: hash once, not per lookup.
+    _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.realm < 2**32:
             raise InvalidId(f"realm {self.realm} is outside 0..2^32-1")
         if not 0 <= self.serial < 2**64:
             raise InvalidId(f"serial {self.serial} is outside 0..2^64-1")
+        key = (self.realm, self.serial, self.type.manufacturer, self.type.name)
+        object.__setattr__(self, "_hash", hash(key))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @classmethod
     def parse(cls, text: str) -> ActorId:

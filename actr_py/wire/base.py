@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from ..ids import ActorId
 from ..payload_type import PayloadType
+from ..proto import package_pb2
 
 __all__ = ["CloseCallback", "FrameHandler", "WireConnection"]
 
@@ -54,6 +55,16 @@ class WireConnection(abc.ABC):
     @abc.abstractmethod
     async def send(self, payload_type: PayloadType, data: bytes) -> None:
         """Send one frame; raise :class:`~actr_py.errors.Unavailable` when closed."""
+
+    async def send_envelope(
+        self, payload_type: PayloadType, envelope: package_pb2.RpcEnvelope
+    ) -> None:
+        """Send an RPC envelope the runtime built and will not touch again.
+
+        Wires with bytes underneath serialize it; the in-process wire hands
+        the object over as is.
+        """
+        await self.send(payload_type, envelope.SerializeToString())
 
     @abc.abstractmethod
     async def close(self, reason: str = "") -> None:

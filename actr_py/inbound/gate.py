@@ -1,0 +1,141 @@
+"""InboundGate: the single entry point for frames from every wire.
+
+It decodes and routes by PayloadType: RPC responses complete pending calls,
+RPC requests and tells go to the scheduler (and from there the mailbox),
+stream chunks to the DataStreamRegistry. A bad frame is counted, logged and
+answered where it can be (a request with a readable id gets a 400); it never
+stops the gate from serving the next frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError
+
+from ..errors import ActrError, ProtocolError
+from ..ids import ActorId
+from ..outbound.pending import PendingCallTable
+from ..payload_type import PayloadType
+from ..proto import package_pb2
+from ..protocol.envelope import check_envelope, decode_envelope
+from .stream_registry import DataStreamRegistry
+
+__all__ = ["GateStats", "InboundGate"]
+
+log = logging.getLogger("actr_py.inbound")
+
+_RESPONSE = package_pb2.DIRECTION_RESPONSE
+_REQUEST = package_pb2.DIRECTION_REQUEST
+_RPC = (PayloadType.RPC_RELIABLE, PayloadType.RPC_SIGNAL)
+_STREAMS = (PayloadType.STREAM_RELIABLE, PayloadType.STREAM_LATENCY_FIRST)
+
+RpcSink = Callable[[ActorId, PayloadType, package_pb2.RpcEnvelope], Awaitable[None]]
+ErrorReply = Callable[[ActorId, PayloadType, str, str, ActrError], Awaitable[None]]
+
+
+@dataclass
+class GateStats:
+    requests: int = 0
+    responses: int = 0
+    chunks: int = 0
+    malformed: int = 0
+    late_responses: int = 0
+
+
+class InboundGate:
+    def __init__(
+        self,
+        *,
+        pending: PendingCallTable,
+        rpc_sink: RpcSink,
+        streams: DataStreamRegistry,
+        reply_error: ErrorReply,
+    ) -> None:
+        self.pending = pending
+        self.rpc_sink = rpc_sink
+        self.streams = streams
+        self.reply_error = reply_error
+        self.stats = GateStats()
+
+    async def deliver(self, sender: ActorId, payload_type: PayloadType, data: bytes) -> None:
+        """The :data:`FrameHandler` every wire feeds."""
+        if payload_type in _RPC:
+            try:
+                env = decode_envelope(data)
+            except ProtocolError as exc:
+                await self._bad_rpc(sender, payload_type, _salvage(data), exc)
+                return
+            await self._route_rpc(sender, payload_type, env)
+        elif payload_type in _STREAMS:
+            await self._stream(sender, payload_type, data)
+        else:
+            self._malformed(sender, payload_type, f"no inbound route for {payload_type!r}")
+
+    async def deliver_envelope(
+        self, sender: ActorId, payload_type: PayloadType, env: package_pb2.RpcEnvelope
+    ) -> None:
+        """In-process peers hand over the envelope object; same checks, no parsing."""
+        try:
+            check_envelope(env)
+        except ProtocolError as exc:
+            answerable = env.direction == _REQUEST and bool(env.request_id)
+            await self._bad_rpc(sender, payload_type, env if answerable else None, exc)
+            return
+        await self._route_rpc(sender, payload_type, env)
+
+    async def _route_rpc(
+        self, sender: ActorId, payload_type: PayloadType, env: package_pb2.RpcEnvelope
+    ) -> None:
+        if env.direction == _RESPONSE:
+            self.stats.responses += 1
+            if not self.pending.resolve(sender, env):
+                self.stats.late_responses += 1
+                log.debug("response %s from %s matches no pending call", env.request_id, sender)
+            return
+        self.stats.requests += 1
+        await self.rpc_sink(sender, payload_type, env)
+
+    async def _bad_rpc(
+        self,
+        sender: ActorId,
+        pt: PayloadType,
+        answerable: package_pb2.RpcEnvelope | None,
+        exc: ProtocolError,
+    ) -> None:
+        self._malformed(sender, pt, exc.message)
+        # Answer when we can tell whom: a request whose id survived decoding.
+        if answerable is not None:
+            await self.reply_error(sender, pt, answerable.route_key, answerable.request_id, exc)
+
+    async def _stream(self, sender: ActorId, pt: PayloadType, data: bytes) -> None:
+        chunk = package_pb2.DataStream()
+        try:
+            chunk.ParseFromString(data)
+        except DecodeError as exc:
+            self._malformed(sender, pt, f"undecodable DataStream: {exc}")
+            return
+        if not chunk.IsInitialized():
+            missing = ", ".join(chunk.FindInitializationErrors())
+            self._malformed(sender, pt, f"DataStream missing required fields {missing}")
+            return
+        self.stats.chunks += 1
+        await self.streams.deliver(sender, pt, chunk)
+
+    def _malformed(self, sender: ActorId, pt: PayloadType, reason: str) -> None:
+        self.stats.malformed += 1
+        log.warning("dropped malformed %s frame from %s: %s", PayloadType(pt).name, sender, reason)
+
+
+def _salvage(data: bytes) -> package_pb2.RpcEnvelope | None:
+    """A request that parsed but failed validation, if it can be answered."""
+    env = package_pb2.RpcEnvelope()
+    try:
+        env.ParseFromString(data)
+    except DecodeError:
+        return None
+    if env.direction == _REQUEST and env.request_id:
+        return env
+    return None

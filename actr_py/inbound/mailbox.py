@@ -1,0 +1,100 @@
+"""The in-memory mailbox: requests wait here for their turn at the workload.
+
+Two FIFO queues, RPC_SIGNAL before RPC_RELIABLE, bounded in total. A full
+mailbox refuses with :class:`MailboxFull` (503, retryable) instead of
+blocking the wire, because a blocked reader would also hold back the
+responses its own node is waiting for. The durable mailbox (``actr_py.mailbox``)
+offers the same interface with SQLite underneath.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Unavailable
+from ..ids import ActorId
+from ..payload_type import PayloadType
+from ..proto import package_pb2
+
+__all__ = ["InboundMessage", "MailboxFull", "MemoryMailbox"]
+
+
+class MailboxFull(Unavailable):
+    """The mailbox is at capacity; the sender may retry later."""
+
+
+@dataclass(slots=True)
+class InboundMessage:
+    """A request or tell accepted for the workload."""
+
+    sender: ActorId
+    payload_type: PayloadType
+    envelope: package_pb2.RpcEnvelope
+    #: The durable mailbox's handle for this message (row id), if any.
+    token: Any = field(default=None)
+
+
+class MemoryMailbox:
+    durable = False
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._high: deque[InboundMessage] = deque()
+        self._normal: deque[InboundMessage] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def depth(self) -> int:
+        return len(self._high) + len(self._normal)
+
+    async def enqueue(self, msg: InboundMessage) -> bytes | None:
+        """Accept ``msg``; raise :class:`MailboxFull` at capacity.
+
+        Returns ``None``: the in-memory mailbox never remembers answers (the
+        durable one returns the remembered response of a duplicate here).
+        """
+        self.put_nowait(msg)
+        return None
+
+    def put_nowait(self, msg: InboundMessage) -> None:
+        """Synchronous enqueue: the in-process fast path needs no await."""
+        if len(self._high) + len(self._normal) >= self.capacity:
+            raise MailboxFull(f"mailbox full ({self.capacity} messages waiting)")
+        if msg.payload_type is PayloadType.RPC_SIGNAL:
+            self._high.append(msg)
+        else:
+            self._normal.append(msg)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def next(self) -> InboundMessage:
+        while True:
+            if self._high:
+                return self._high.popleft()
+            if self._normal:
+                return self._normal.popleft()
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    async def complete(self, msg: InboundMessage, response: bytes | None) -> None:
+        """Acknowledge: nothing to delete in memory."""
+
+    async def fail(self, msg: InboundMessage, category: str, message: str) -> bool:
+        """A failed attempt is final in memory (there is no redelivery)."""
+        return True
+
+    def drain(self) -> list[InboundMessage]:
+        """Take every waiting message (used at shutdown to answer them 503)."""
+        out = [*self._high, *self._normal]
+        self._high.clear()
+        self._normal.clear()
+        return out
+
+    async def close(self) -> None:
+        pass

@@ -1,0 +1,169 @@
+"""RpcEnvelope construction and validation.
+
+Every envelope carries its :class:`Direction`, fixing upstream's defects: a
+tell is marked so the receiver never answers it, and an error travels in a
+RESPONSE so the caller is not left waiting for its timeout.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from enum import IntEnum
+
+from google.protobuf.message import DecodeError
+
+from ..errors import ProtocolError
+from ..proto import actr_pb2, package_pb2
+from .codec import ContentType
+
+__all__ = [
+    "CHAIN_KEY",
+    "CONTENT_TYPE_KEY",
+    "Direction",
+    "EnvelopeFactory",
+    "check_envelope",
+    "decode_envelope",
+    "error_response",
+    "metadata_value",
+    "response",
+    "routing_metadata",
+]
+
+RpcEnvelope = package_pb2.RpcEnvelope
+MetadataEntry = package_pb2.MetadataEntry
+
+#: Metadata key naming the payload codec when it is not protobuf.
+CONTENT_TYPE_KEY = "content-type"
+#: Metadata key carrying the call chain (the root request id), for re-entrancy.
+CHAIN_KEY = "actr-chain"
+
+
+class Direction(IntEnum):
+    UNSPECIFIED = package_pb2.DIRECTION_UNSPECIFIED
+    REQUEST = package_pb2.DIRECTION_REQUEST
+    RESPONSE = package_pb2.DIRECTION_RESPONSE
+    TELL = package_pb2.DIRECTION_TELL
+
+
+def metadata_value(env: package_pb2.RpcEnvelope, key: str) -> str | None:
+    for entry in env.metadata:
+        if entry.key == key:
+            return entry.value
+    return None
+
+
+def routing_metadata(env: package_pb2.RpcEnvelope) -> tuple[str | None, str]:
+    """``(content type, call chain)`` in one pass; the chain defaults to the request id."""
+    ctype = None
+    chain = None
+    metadata = env.metadata
+    if metadata:
+        for entry in metadata:
+            key = entry.key
+            if key == CONTENT_TYPE_KEY:
+                ctype = entry.value
+            elif key == CHAIN_KEY:
+                chain = entry.value
+    return ctype, chain or env.request_id
+
+
+# Passing metadata to the constructor costs half of appending it afterwards.
+_CT_METADATA: dict[ContentType, list[package_pb2.MetadataEntry]] = {
+    ct: [] if ct is ContentType.PROTOBUF else [MetadataEntry(key=CONTENT_TYPE_KEY, value=ct.value)]
+    for ct in ContentType
+}
+
+
+class EnvelopeFactory:
+    """Builds envelopes with request ids unique to this factory.
+
+    Ids are ``<random prefix>-<counter>``: cheap to make, unique across
+    processes, and never reused within a process lifetime.
+    """
+
+    __slots__ = ("_counter", "_prefix")
+
+    def __init__(self, prefix: str | None = None) -> None:
+        self._prefix = prefix or os.urandom(6).hex()
+        self._counter = itertools.count(1)
+
+    def next_request_id(self) -> str:
+        return f"{self._prefix}-{next(self._counter)}"
+
+    def request(
+        self,
+        route_key: str,
+        payload: bytes,
+        content_type: ContentType,
+        timeout_ms: int,
+        chain: str | None = None,
+        *,
+        tell: bool = False,
+    ) -> package_pb2.RpcEnvelope:
+        request_id = self.next_request_id()
+        metadata = _CT_METADATA[content_type]
+        # A root call starts its own chain, named after itself: no entry needed.
+        if chain is not None and chain != request_id:
+            metadata = [*metadata, MetadataEntry(key=CHAIN_KEY, value=chain)]
+        return RpcEnvelope(
+            route_key=route_key,
+            payload=payload,
+            request_id=request_id,
+            direction=package_pb2.DIRECTION_TELL if tell else package_pb2.DIRECTION_REQUEST,
+            timeout_ms=0 if tell else timeout_ms,
+            metadata=metadata,
+        )
+
+
+def response(
+    request: package_pb2.RpcEnvelope, payload: bytes, content_type: ContentType
+) -> package_pb2.RpcEnvelope:
+    return RpcEnvelope(
+        route_key=request.route_key,
+        payload=payload,
+        request_id=request.request_id,
+        direction=package_pb2.DIRECTION_RESPONSE,
+        timeout_ms=0,
+        metadata=_CT_METADATA[content_type],
+    )
+
+
+def error_response(
+    route_key: str, request_id: str, code: int, message: str
+) -> package_pb2.RpcEnvelope:
+    return RpcEnvelope(
+        route_key=route_key,
+        request_id=request_id,
+        direction=package_pb2.DIRECTION_RESPONSE,
+        timeout_ms=0,
+        error=actr_pb2.ErrorResponse(code=code, message=message),
+    )
+
+
+def decode_envelope(data: bytes) -> package_pb2.RpcEnvelope:
+    """Parse and validate; raise :class:`ProtocolError` with the reason."""
+    env = RpcEnvelope()
+    try:
+        env.ParseFromString(data)
+    except DecodeError as exc:
+        raise ProtocolError(f"undecodable RpcEnvelope: {exc}") from None
+    # upb does not enforce proto2 `required` on parse; actr relies on it.
+    if not env.IsInitialized():
+        missing = ", ".join(env.FindInitializationErrors())
+        raise ProtocolError(f"undecodable RpcEnvelope: missing required fields {missing}")
+    check_envelope(env)
+    return env
+
+
+def check_envelope(env: package_pb2.RpcEnvelope) -> None:
+    """The rules a parsed envelope must follow before anyone acts on it."""
+    direction = env.direction
+    if direction == package_pb2.DIRECTION_UNSPECIFIED:
+        raise ProtocolError(
+            f"RpcEnvelope {env.request_id!r} has no direction (DIRECTION_UNSPECIFIED)"
+        )
+    if direction == package_pb2.DIRECTION_REQUEST and env.timeout_ms <= 0:
+        raise ProtocolError(f"request {env.request_id!r} has timeout_ms <= 0")
+    if not env.request_id:
+        raise ProtocolError("RpcEnvelope has an empty request_id")
