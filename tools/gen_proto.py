@@ -16,35 +16,65 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_DIR = ROOT / "proto"
 OUT_DIR = ROOT / "actr_py" / "proto"
+#: Example services compiled next to their code: (proto file, output folder).
+EXAMPLES = [(ROOT / "examples" / "echo" / "echo.proto", ROOT / "examples" / "echo")]
 
 _IMPORT = re.compile(r"^import (\w+_pb2) as (\w+)$", re.MULTILINE)
+_ACTR_MODULES = {p.stem + "_pb2" for p in PROTO_DIR.glob("*.proto")}
 
 
-def generate(out_dir: Path) -> list[Path]:
-    """Generate every module into ``out_dir``; return the written paths."""
+def _protoc(sources: list[Path], includes: list[Path], raw: Path) -> None:
     import grpc_tools
     from grpc_tools import protoc
 
-    include = Path(grpc_tools.__file__).parent / "_proto"
-    sources = sorted(PROTO_DIR.glob("*.proto"))
+    wkt = Path(grpc_tools.__file__).parent / "_proto"
+    args = [
+        "protoc",
+        *(f"-I{i}" for i in [*includes, PROTO_DIR, wkt]),
+        f"--python_out={raw}",
+        f"--pyi_out={raw}",
+        *map(str, sources),
+    ]
+    if protoc.main(args) != 0:
+        raise SystemExit("protoc failed")
+
+
+def _rewrite(text: str, *, inside_package: bool) -> str:
+    def repl(m: re.Match[str]) -> str:
+        module, alias = m.group(1), m.group(2)
+        if inside_package:
+            return f"from . import {module} as {alias}"
+        if module in _ACTR_MODULES:
+            return f"from actr_py.proto import {module} as {alias}"
+        return m.group(0)
+
+    return _IMPORT.sub(repl, text)
+
+
+def generate(out_dir: Path, examples_root: Path | None = None) -> list[Path]:
+    """Generate the package modules into ``out_dir`` and the examples' modules.
+
+    ``examples_root`` redirects the examples' output (tests compare a fresh
+    generation in a temp dir); by default they go next to their .proto.
+    """
+    written = []
     with tempfile.TemporaryDirectory() as raw:
-        args = [
-            "protoc",
-            f"-I{PROTO_DIR}",
-            f"-I{include}",
-            f"--python_out={raw}",
-            f"--pyi_out={raw}",
-            *map(str, sources),
-        ]
-        if protoc.main(args) != 0:
-            raise SystemExit("protoc failed")
-        written = []
+        _protoc(sorted(PROTO_DIR.glob("*.proto")), [], Path(raw))
         out_dir.mkdir(parents=True, exist_ok=True)
         for produced in sorted(Path(raw).iterdir()):
-            text = _IMPORT.sub(r"from . import \1 as \2", produced.read_text())
             target = out_dir / produced.name
-            target.write_text(text)
+            target.write_text(_rewrite(produced.read_text(), inside_package=True))
             written.append(target)
+    for source, dest in EXAMPLES:
+        if examples_root is not None:
+            dest = examples_root / dest.relative_to(ROOT)
+        with tempfile.TemporaryDirectory() as raw:
+            _protoc([source], [source.parent], Path(raw))
+            dest.mkdir(parents=True, exist_ok=True)
+            for produced in sorted(Path(raw).iterdir()):
+                target = dest / produced.name
+                target.write_text(_rewrite(produced.read_text(), inside_package=False))
+                written.append(target)
     return written
 
 

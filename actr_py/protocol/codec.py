@@ -1,9 +1,10 @@
 """Payload codec: protobuf messages as protobuf, ``bytes`` as-is, the rest as msgpack.
 
 Protobuf is actr's native payload and travels without any marker, so an
-upstream peer reads it unchanged. The other two are labelled with a
-``content-type`` metadata entry, which lets a receiver that declared no type
-still hand the handler the right Python value.
+upstream peer reads it unchanged; raw bytes travel unmarked too. Msgpack is
+labelled with a ``content-type`` metadata entry, which lets a receiver that
+declared no type still hand the handler the right Python value: unmarked
+bytes reach such a handler as ``bytes``, marked ones as the decoded value.
 """
 
 from __future__ import annotations

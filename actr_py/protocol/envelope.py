@@ -68,9 +68,11 @@ def routing_metadata(env: package_pb2.RpcEnvelope) -> tuple[str | None, str]:
     return ctype, chain or env.request_id
 
 
+# Only msgpack is marked: protobuf and raw bytes both travel unmarked (as in
+# upstream actr) and a receiver without a declared type gets the bytes.
 # Passing metadata to the constructor costs half of appending it afterwards.
 _CT_METADATA: dict[ContentType, list[package_pb2.MetadataEntry]] = {
-    ct: [] if ct is ContentType.PROTOBUF else [MetadataEntry(key=CONTENT_TYPE_KEY, value=ct.value)]
+    ct: [MetadataEntry(key=CONTENT_TYPE_KEY, value=ct.value)] if ct is ContentType.MSGPACK else []
     for ct in ContentType
 }
 

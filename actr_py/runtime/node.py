@@ -50,9 +50,6 @@ class NodeState(Enum):
     STOPPED = "stopped"
 
 
-_SENDING = frozenset((NodeState.STARTING, NodeState.RUNNING, NodeState.STOPPING))
-
-
 class ActrNode:
     def __init__(self, system: ActrSystem, workload: Workload) -> None:
         if not isinstance(workload, Workload):
@@ -60,7 +57,8 @@ class ActrNode:
         self.system = system
         self.config = system.config
         self.workload = workload
-        self.state = NodeState.CREATED
+        self._state = NodeState.CREATED
+        self._can_send = False
         self._actor_id: ActorId | None = None
         self._stopped: asyncio.Event | None = None
         self._ref: ActrRef | None = None
@@ -69,6 +67,16 @@ class ActrNode:
         workload.handler_specs()
 
     # ---- identity ----------------------------------------------------------
+
+    @property
+    def state(self) -> NodeState:
+        return self._state
+
+    @state.setter
+    def state(self, value: NodeState) -> None:
+        self._state = value
+        # Checked on every send: a plain bool is cheaper than hashing an Enum.
+        self._can_send = value in (NodeState.STARTING, NodeState.RUNNING, NodeState.STOPPING)
 
     @property
     def actor_id(self) -> ActorId:
@@ -171,7 +179,7 @@ class ActrNode:
 
     def _target(self, dest: Dest | ActorId | str) -> ActorId | None:
         """The actor a Dest names; ``None`` means this node's shell."""
-        if self.state not in _SENDING:
+        if not self._can_send:
             raise StateError(f"the node is {self.state.value}")
         if isinstance(dest, ActorId):
             return dest

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ActrError, BadRequest, InternalError, NotFound, StateError
@@ -53,7 +54,7 @@ class Scheduler:
         self.handlers: dict[str, HandlerSpec] = workload.handler_specs()
         # Bound once: getattr per message would build a new bound method each time.
         self._bound = {key: getattr(workload, spec.attr) for key, spec in self.handlers.items()}
-        self._serial = asyncio.Lock()
+        self._serial = SerialTurn()
         self._limits = {
             key: asyncio.Semaphore(spec.concurrency)
             for key, spec in self.handlers.items()
@@ -119,7 +120,7 @@ class Scheduler:
             try:
                 if limit is not None:
                     await limit.acquire()
-                else:
+                elif not serial.try_acquire():
                     await serial.acquire()
             except asyncio.CancelledError:
                 self._orphans.append(msg)  # taken from the mailbox, never started
@@ -269,6 +270,62 @@ class Scheduler:
                 await asyncio.wait(pending)
         orphans, self._orphans = self._orphans, []
         return orphans
+
+
+class SerialTurn:
+    """The actor's one-at-a-time turn: an asyncio.Lock with a synchronous fast path.
+
+    The pump takes the turn once per message; when nobody else holds it (the
+    common case) ``try_acquire`` costs no coroutine. Waiters are served FIFO.
+    """
+
+    __slots__ = ("_held", "_waiters")
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def locked(self) -> bool:
+        return self._held
+
+    def try_acquire(self) -> bool:
+        if self._held or self._waiters:
+            return False
+        self._held = True
+        return True
+
+    async def acquire(self) -> None:
+        if self.try_acquire():
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self._release_to_next()  # the turn was handed to us as we were cancelled
+            else:
+                self._waiters.remove(fut)
+            raise
+
+    def release(self) -> None:
+        if not self._held:
+            raise RuntimeError("release() of a turn that is not held")
+        self._release_to_next()
+
+    def _release_to_next(self) -> None:
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)  # ownership passes directly; _held stays True
+                return
+        self._held = False
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
 
 
 def _release_chain(chains: dict[str, int], chain: str) -> None:

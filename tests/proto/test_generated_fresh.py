@@ -18,11 +18,19 @@ def _load_generator():
 
 def test_checked_in_modules_match_fresh_generation(tmp_path: Path) -> None:
     gen = _load_generator()
-    written = gen.generate(tmp_path)
+    fresh_pkg = tmp_path / "pkg"
+    written = gen.generate(fresh_pkg, examples_root=tmp_path / "ex")
     assert written, "generator produced nothing"
     checked_in = ROOT / "actr_py" / "proto"
-    fresh_names = sorted(p.name for p in written)
+    fresh_names = sorted(p.name for p in fresh_pkg.iterdir())
     existing = sorted(p.name for p in checked_in.glob("*_pb2.py*"))
     assert fresh_names == existing, "a .proto was added or removed without `make proto`"
-    stale = [p.name for p in written if p.read_bytes() != (checked_in / p.name).read_bytes()]
+    stale = []
+    for fresh in written:
+        if fresh.is_relative_to(fresh_pkg):
+            ours = checked_in / fresh.name
+        else:
+            ours = ROOT / fresh.relative_to(tmp_path / "ex")
+        if not ours.exists() or fresh.read_bytes() != ours.read_bytes():
+            stale.append(str(ours.relative_to(ROOT)))
     assert not stale, f"run `make proto`: these differ from a fresh generation: {stale}"

@@ -35,7 +35,7 @@ def test_unencodable_value_is_a_local_error() -> None:
 
 
 def test_bad_bytes_for_declared_type_is_400() -> None:
-    with pytest.raises(BadRequest, match="actr.Realm"):
+    with pytest.raises(BadRequest, match=r"actr\.Realm"):
         decode_payload(b"\xff\xff\xff", None, actr_pb2.Realm)
     with pytest.raises(BadRequest, match="msgpack"):
         decode_payload(b"\xc1", ContentType.MSGPACK.value, None)

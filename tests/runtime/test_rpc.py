@@ -247,7 +247,8 @@ async def test_concurrent_handler_runs_up_to_its_limit(start) -> None:
     w = Counter()
     c = await start(w, "acme+counter")
     client = await start(Workload(), "acme+client")
-    await asyncio.gather(*(client.context.call(c.actor_id, "c.Counter.Par", 0.05) for _ in range(12)))
+    calls = [client.context.call(c.actor_id, "c.Counter.Par", 0.05) for _ in range(12)]
+    await asyncio.gather(*calls)
     assert w.max_active == 4
 
 

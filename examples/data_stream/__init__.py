@@ -1,0 +1,1 @@
+"""The data stream example: a producer streams file-like chunks to a consumer."""

@@ -1,0 +1,1 @@
+"""The echo example: a protobuf service and a client actor."""

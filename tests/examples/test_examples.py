@@ -1,0 +1,47 @@
+"""Each example runs as users run it: a subprocess from the repo root."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_module(module: str, timeout: float = 60) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", module], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_echo_example() -> None:
+    out = run_module("examples.echo.client")
+    assert "'hello' -> 'hello (served by " in out
+    assert "@1:acme+echo)" in out
+    assert "both nodes stopped" in out
+
+
+def test_data_stream_example() -> None:
+    out = run_module("examples.data_stream.main")
+    assert "in order and intact: True" in out
+
+
+def test_demo() -> None:
+    out = run_module("examples.demo")
+    assert "== echo" in out and "in order and intact: True" in out
+
+
+async def test_echo_service_uses_descriptor_types_and_signal_lane() -> None:
+    from actr_py import PayloadType
+    from examples.echo.service import EchoService
+
+    specs = EchoService.handler_specs()
+    assert set(specs) == {"echo.EchoService.Echo", "echo.EchoService.Ping"}
+    echo = specs["echo.EchoService.Echo"]
+    assert echo.request_type.DESCRIPTOR.full_name == "echo.EchoRequest"
+    assert echo.response_type.DESCRIPTOR.full_name == "echo.EchoResponse"
+    assert echo.payload_type is PayloadType.RPC_RELIABLE
+    assert specs["echo.EchoService.Ping"].payload_type is PayloadType.RPC_SIGNAL
