@@ -94,7 +94,9 @@ def _peek_envelope_id(data: bytes) -> str | None:
         env.ParseFromString(data)
     except Exception:
         return None
-    return env.envelope_id or None
+    envelope_id = env.envelope_id
+    # Invalid UTF-8 comes back as bytes: such an id cannot be echoed.
+    return envelope_id if isinstance(envelope_id, str) and envelope_id else None
 
 
 def _check_type(msg: actr_pb2.ActrType) -> ActrTypeName:
@@ -236,9 +238,12 @@ class SignalingService:
             await self._send_envelope_error(conn, reply_for, exc)
         except Exception:
             log.exception("internal error on connection %d", conn.id)
-            await self._send_envelope_error(
-                conn, reply_for, ActrError("internal server error", code=500)
-            )
+            try:
+                await self._send_envelope_error(
+                    conn, reply_for, ActrError("internal server error", code=500)
+                )
+            except Exception:
+                log.exception("could not even report it on connection %d", conn.id)
 
     async def reject(self, conn: Connection, exc: ActrError) -> None:
         """Refuse something that is not an envelope (a text frame)."""

@@ -82,7 +82,10 @@ _DEFAULT_RANKING = (
     actr_pb2.RouteCandidatesRequest.NodeSelectionCriteria.MAXIMUM_POWER_RESERVE,
     actr_pb2.RouteCandidatesRequest.NodeSelectionCriteria.MINIMUM_MAILBOX_BACKLOG,
 )
+#: Floor between two key fetches triggered by unknown key ids.
 _KEY_REFRESH_MIN_INTERVAL = 5.0
+#: How long a key id still unknown after a fetch is not fetched for again.
+_UNKNOWN_KEY_RETRY = 30.0
 
 
 def _unwrap(reply: signaling_pb2.SignalingEnvelope, kind: str) -> Any:
@@ -171,6 +174,7 @@ class SignalingClient:
         self._renew_at: float | None = None
         self._verifier: CredentialVerifier | None = None
         self._keys_fetched_at = -_KEY_REFRESH_MIN_INTERVAL
+        self._missing_keys: dict[int, float] = {}
         self._started = False
         self._closing = False
         self._force_register = False
@@ -433,16 +437,36 @@ class SignalingClient:
     async def verify_peer(
         self, credential: actr_pb2.AIdCredential, claimed: ActorId, now: float | None = None
     ) -> TokenClaims:
-        """Check a peer's credential locally; refetches the keys once for an unknown key id."""
+        """Check a peer's credential locally.
+
+        A key id the verifier does not know yet (the server rotated its key)
+        triggers a refetch of ``/credential-keys``. Forged key ids must not make
+        the node hammer the server: ids just above the newest known one (what a
+        rotation produces) are fetched at once, others at most every
+        ``_KEY_REFRESH_MIN_INTERVAL``, and an id still unknown after a fetch is
+        not fetched for again for ``_UNKNOWN_KEY_RETRY``.
+        """
         now = time.time() if now is None else now
         verifier = self._verifier or await self.refresh_keys()
         try:
             return verifier.verify(credential, claimed, now)
-        except UnknownKeyId:
-            if time.monotonic() - self._keys_fetched_at < _KEY_REFRESH_MIN_INTERVAL:
+        except UnknownKeyId as exc:
+            mono = time.monotonic()
+            missed = self._missing_keys.get(exc.key_id)
+            newest = max(verifier.key_ids, default=0)
+            rotated = newest < exc.key_id <= newest + 16
+            if (missed is not None and mono - missed < _UNKNOWN_KEY_RETRY) or (
+                not rotated and mono - self._keys_fetched_at < _KEY_REFRESH_MIN_INTERVAL
+            ):
                 raise
         verifier = await self.refresh_keys()
-        return verifier.verify(credential, claimed, now)
+        try:
+            return verifier.verify(credential, claimed, now)
+        except UnknownKeyId as exc:
+            if len(self._missing_keys) > 64:
+                self._missing_keys.clear()
+            self._missing_keys[exc.key_id] = time.monotonic()
+            raise
 
     # ---- internals: sending ---------------------------------------------------
 

@@ -7,7 +7,8 @@ import os
 import time
 from typing import Any
 
-from google.protobuf.message import DecodeError
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError, Message
 
 from ...errors import ActrError, ProtocolError, RemoteError, error_for_code
 from ...proto import actr_pb2, signaling_pb2
@@ -78,11 +79,38 @@ def decode_envelope(data: bytes) -> signaling_pb2.SignalingEnvelope:
     if not env.IsInitialized():
         missing = ", ".join(env.FindInitializationErrors()[:5])
         raise ProtocolError(f"envelope misses required fields: {missing}")
+    bad = _invalid_utf8_field(env)
+    if bad is not None:
+        raise ProtocolError(f"envelope field {bad} is not valid UTF-8")
     if env.envelope_version != ENVELOPE_VERSION:
         raise ProtocolError(f"unsupported envelope_version {env.envelope_version}")
     if env.WhichOneof("flow") is None:
         raise ProtocolError("envelope carries no flow")
     return env
+
+
+_STRING = FieldDescriptor.TYPE_STRING
+_MESSAGE = FieldDescriptor.TYPE_MESSAGE
+
+
+def _invalid_utf8_field(msg: Message) -> str | None:
+    """The first string field holding invalid UTF-8, if any.
+
+    proto2 does not validate UTF-8 on parse: upb hands such a field back as
+    ``bytes``, which would break every consumer expecting ``str``. Checking
+    once here keeps that out of the server and the client.
+    """
+    for field, value in msg.ListFields():
+        if field.type == _STRING:
+            values = value if field.is_repeated else (value,)
+            if any(isinstance(v, bytes) for v in values):
+                return field.full_name
+        elif field.type == _MESSAGE:
+            for sub in value if field.is_repeated else (value,):
+                bad = _invalid_utf8_field(sub)
+                if bad is not None:
+                    return bad
+    return None
 
 
 def _typed_error(msg: Any) -> actr_pb2.ErrorResponse | None:
