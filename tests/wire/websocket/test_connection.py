@@ -168,7 +168,13 @@ async def test_sends_queued_in_one_loop_turn_travel_as_one_message(
             await conn.send(payload_type, data)  # never yields below the bound
         frames = await raw_peer.wait_frames(100)
         assert frames == sent
-        assert len(raw_peer.messages) == 1
+        # The idle lane writes the first frame at once (request latency); the
+        # 99 queued behind it in the same turn share one message.
+        assert [len(decode_frames(m, 2**20)) for m in raw_peer.messages] == [1, 99]
+        # Once idle again, the next lone frame goes straight out too.
+        await conn.send(PayloadType.RPC_RELIABLE, b"later")
+        assert (await raw_peer.wait_frames(101))[-1] == (PayloadType.RPC_RELIABLE, b"later")
+        assert len(raw_peer.messages) == 3
     finally:
         await conn.close()
 
@@ -183,7 +189,8 @@ async def test_coalescing_respects_the_message_limit(
             await conn.send(PayloadType.RPC_RELIABLE, bytes([i]) * 95)  # 100 B each
         frames = await raw_peer.wait_frames(40)
         assert [d for _, d in frames] == [bytes([i]) * 95 for i in range(40)]
-        assert [len(m) for m in raw_peer.messages] == [1000, 1000, 1000, 1000]
+        # One direct frame, then the rest packed up to the limit.
+        assert [len(m) for m in raw_peer.messages] == [100, 1000, 1000, 1000, 900]
     finally:
         await conn.close()
 
@@ -409,3 +416,22 @@ async def test_slow_consumer_is_not_a_dead_peer(lane_pair: PairFactory) -> None:
         await caller.send(PayloadType.STREAM_RELIABLE, b"y" * 16 * 1024)
     await asyncio.wait_for(all_in.wait(), 10)
     assert not gone.done() and caller.usable
+
+
+async def test_sender_queued_behind_a_large_direct_write_is_released(
+    lane_pair: PairFactory,
+) -> None:
+    # A frame bigger than max_pending_bytes is written directly on an idle
+    # lane; a second sender waiting for room must be woken when it is done.
+    opts = WebSocketOptions(max_pending_bytes=64 * 1024, heartbeat_interval=0.2)
+    caller, _, _, callee_sink = await lane_pair(options=opts)
+    big = os.urandom(8 * 1024 * 1024)
+    await asyncio.wait_for(
+        asyncio.gather(
+            caller.send(PayloadType.STREAM_RELIABLE, big),
+            caller.send(PayloadType.RPC_RELIABLE, b"after"),
+        ),
+        10,
+    )
+    await callee_sink.wait_for(2)
+    assert callee_sink.payloads == [big, b"after"]
