@@ -127,6 +127,9 @@ class InboundGate:
             missing = ", ".join(chunk.FindInitializationErrors())
             self._malformed(sender, pt, f"DataStream missing required fields {missing}")
             return
+        if type(chunk.stream_id) is not str:
+            self._malformed(sender, pt, "DataStream stream_id is not valid UTF-8")
+            return
         self.stats.chunks += 1
         await self.streams.deliver(sender, pt, chunk)
 
@@ -142,6 +145,8 @@ def _salvage(data: bytes) -> package_pb2.RpcEnvelope | None:
         env.ParseFromString(data)
     except DecodeError:
         return None
-    if env.direction == _REQUEST and env.request_id:
+    if env.direction == _REQUEST and type(env.request_id) is str and env.request_id:
+        if type(env.route_key) is not str:
+            env.route_key = ""
         return env
     return None

@@ -37,6 +37,11 @@ class OutGate:
     def add_manager(self, manager: TransportManager) -> None:
         self.managers[manager.kind] = manager
 
+    def replace_manager(self, manager: TransportManager) -> None:
+        """Swap the manager of a kind (the node's identity changed) and drop cached lanes."""
+        self.managers[manager.kind] = manager
+        self._lanes.clear()
+
     def can_reach(self, peer: ActorId) -> bool:
         return any(m.can_reach(peer) for m in self.managers.values())
 

@@ -9,7 +9,9 @@ PendingCallTable until their response, their deadline or their peer's loss.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -22,12 +24,14 @@ from ..inbound.stream_registry import DataStreamRegistry
 from ..outbound.out_gate import OutGate
 from ..outbound.pending import PendingCallTable
 from ..payload_type import PayloadType
-from ..proto import package_pb2
+from ..proto import actr_pb2, package_pb2
 from ..protocol import envelope as envcodec
 from ..protocol.codec import decode_payload, encode_payload
+from ..transport.manager import InprocTransportManager
 from ..wire.base import WireConnection
 from .context import Context
 from .dest import Dest, DestKind, as_dest
+from .network import NodeNetwork
 from .scheduler import Scheduler
 from .workload import Workload
 
@@ -40,6 +44,13 @@ __all__ = ["ActrNode", "NodeState"]
 log = logging.getLogger("actr_py.node")
 
 ShellHandler = Callable[[Any], Awaitable[Any]]
+
+
+def _type_name(t: type | None) -> str:
+    if t is None:
+        return "any"
+    descriptor = getattr(t, "DESCRIPTOR", None)
+    return descriptor.full_name if descriptor is not None else t.__name__
 
 
 class NodeState(Enum):
@@ -107,10 +118,19 @@ class ActrNode:
             reply_error=self._reply_error,
         )
         hub = self.system.hub
+        self.network: NodeNetwork | None = None
+        serial = None
+        if cfg.signaling_url is not None:
+            # The signaling server issues the id; in-process peers reach us by it too.
+            self.network = NodeNetwork(self)
+            issued = await self.network.start()
+            serial = issued.serial
         self._actor_id = hub.register(
-            cfg.actr_type, cfg.realm, self.gate.deliver, self.gate.deliver_envelope
+            cfg.actr_type, cfg.realm, self.gate.deliver, self.gate.deliver_envelope, serial
         )
         self.out_gate = OutGate.inproc(hub, self._actor_id)
+        if self.network is not None:
+            self.out_gate.add_manager(self.network.websocket)
         for manager in self.out_gate.managers.values():
             manager.on_peer_lost(self._peer_lost)
         self._factory = envcodec.EnvelopeFactory()
@@ -155,6 +175,8 @@ class ActrNode:
         self._stopped.set()
 
     async def _teardown(self) -> None:
+        if self.network is not None:
+            await self.network.close()
         self.pending.fail_all(Unavailable(f"actor {self._actor_id} stopped"))
         await self.streams.close()
         await self.shell_streams.close()
@@ -259,12 +281,46 @@ class ActrNode:
         await self.out_gate.send(target, payload_type, chunk.SerializeToString())
 
     async def discover(self, actr_type: ActrTypeName | str) -> ActorId:
+        """This process first (no network), then the signaling server's best candidate."""
         if isinstance(actr_type, str):
             actr_type = ActrTypeName.parse(actr_type)
         found = [a for a in self.system.hub.find(actr_type, self.config.realm)]
-        if not found:
-            raise NotFound(f"no running actor of type {actr_type} in realm {self.config.realm}")
-        return found[0]
+        if found:
+            return found[0]
+        if self.network is not None:
+            return await self.network.discover(actr_type)
+        raise NotFound(f"no running actor of type {actr_type} in realm {self.config.realm}")
+
+    def service_spec(self) -> actr_pb2.ServiceSpec:
+        """What signaling publishes about this node: its routes and their types."""
+        specs = self.workload.handler_specs()
+        lines = sorted(
+            f"{key} {_type_name(s.request_type)} {_type_name(s.response_type)}"
+            for key, s in specs.items()
+        )
+        return actr_pb2.ServiceSpec(
+            name=self.config.name,
+            description=self.config.description,
+            fingerprint=hashlib.sha256("\n".join(lines).encode()).hexdigest(),
+            published_at=int(time.time()),
+            tags=sorted(specs),
+        )
+
+    def _adopt_identity(self, actor_id: ActorId) -> None:
+        """Signaling re-registered us under a new id (the server forgot the old one)."""
+        old = self._actor_id
+        if old is None or old == actor_id or self.state is not NodeState.RUNNING:
+            return
+        log.warning("signaling issued a new id: %s -> %s", old, actor_id)
+        hub = self.system.hub
+        hub.unregister(old)
+        self._actor_id = hub.register(
+            self.config.actr_type, actor_id.realm, self.gate.deliver,
+            self.gate.deliver_envelope, actor_id.serial,
+        )
+        inproc = InprocTransportManager(hub, self._actor_id)
+        inproc.on_peer_lost(self._peer_lost)
+        self.out_gate.replace_manager(inproc)
 
     async def _shell_call(self, route_key: str, request: Any) -> Any:
         fn = self.shell_handlers.get(route_key)

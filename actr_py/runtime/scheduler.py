@@ -130,6 +130,12 @@ class Scheduler:
                 continue
             try:
                 await self._run(msg)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # _run answers every handler failure itself; reaching here is a bug,
+                # and one bad message must not stop the actor.
+                log.exception("message %r could not be processed", msg.envelope.request_id)
             finally:
                 serial.release()
 

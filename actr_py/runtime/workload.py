@@ -25,6 +25,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
 
 from ..errors import ConfigError
+from ..ids import ActorId
 from ..payload_type import PayloadType
 from ..proto import options_pb2
 
@@ -131,6 +132,15 @@ class Workload:
 
     async def on_mailbox_backpressure(self, depth: int, capacity: int) -> None:
         """The mailbox refused a message because it is full (senders got 503)."""
+
+    async def on_signaling_connected(self) -> None:
+        """The link to the signaling server is up (at start and after each reconnect)."""
+
+    async def on_signaling_disconnected(self, error: BaseException | None) -> None:
+        """The link to the signaling server dropped; the node reconnects with backoff."""
+
+    async def on_actr_up(self, actor_id: ActorId) -> None:
+        """An actor of a type this node subscribed to registered."""
 
     # ---- handler table ---------------------------------------------------
 

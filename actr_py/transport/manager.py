@@ -23,6 +23,7 @@ class TransportManager(abc.ABC):
     def __init__(self) -> None:
         self._lanes: dict[tuple[ActorId, PayloadType], DataLane] = {}
         self._on_peer_lost: list[CloseCallback] = []
+        self._tracked: set[int] = set()
 
     def on_peer_lost(self, callback: CloseCallback) -> None:
         """``callback(conn, exc)`` runs when a connection this manager made goes down."""
@@ -46,9 +47,14 @@ class TransportManager(abc.ABC):
         return lane
 
     def _track(self, conn: WireConnection) -> None:
+        """Watch ``conn`` once, however many lanes ride it."""
+        if id(conn) in self._tracked:
+            return
+        self._tracked.add(id(conn))
         conn.add_close_callback(self._connection_closed)
 
     def _connection_closed(self, conn: WireConnection, exc: BaseException | None) -> None:
+        self._tracked.discard(id(conn))
         for key in [k for k, lane in self._lanes.items() if lane.connection is conn]:
             del self._lanes[key]
         for callback in self._on_peer_lost:

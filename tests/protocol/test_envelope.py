@@ -82,3 +82,11 @@ def test_garbage_and_missing_required_fields_are_refused() -> None:
     # route_key only: request_id and timeout_ms (required) are missing.
     with pytest.raises(ProtocolError, match="undecodable"):
         decode_envelope(b"\x0a\x01a")
+
+
+def test_invalid_utf8_in_strings_is_refused() -> None:
+    # Found by the node fuzz test: upb returns such proto2 strings as bytes.
+    good = EnvelopeFactory("p").request("test.Echo.Say", b"", ContentType.PROTOBUF, 10)
+    data = good.SerializeToString().replace(b"Echo", b"E\xcfho")
+    with pytest.raises(ProtocolError, match="not valid UTF-8"):
+        decode_envelope(data)

@@ -1,0 +1,60 @@
+"""A node in its own process, for tests: ``python -m tests.support.node_main ...``.
+
+Prints ``READY <actor id> <ws address>`` once started, serves until SIGTERM
+(graceful) or SIGKILL (the point of several tests), then prints ``STOPPED``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from actr_py import ActrConfig, ActrSystem, ActrTypeName
+from actr_py.config import AclRuleConfig
+
+from .workloads import WORKLOADS
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    p.add_argument("--signaling", required=True)
+    p.add_argument("--type", default="acme+echo")
+    p.add_argument("--realm", type=int, default=1)
+    p.add_argument("--listen", default="127.0.0.1:0")
+    p.add_argument("--allow", action="append", default=[], help="actr type admitted by the ACL")
+    p.add_argument("--workload", default="echo", choices=sorted(WORKLOADS))
+    p.add_argument("--storage", default=":memory:")
+    return p.parse_args(argv)
+
+
+async def main(argv: list[str]) -> None:
+    args = parse(argv)
+    acl = tuple(
+        AclRuleConfig("allow", ((None, ActrTypeName.parse(t)),)) for t in args.allow
+    )
+    config = ActrConfig(
+        actr_type=args.type,
+        realm=args.realm,
+        signaling_url=args.signaling,
+        websocket_listen=args.listen or None,
+        storage_path=args.storage,
+        acl=acl,
+        shutdown_grace=1.0,
+    )
+    node = ActrSystem(config).attach(WORKLOADS[args.workload]())
+    ref = await node.start()
+    listener = node.network.listener if node.network else None
+    print(f"READY {ref.actor_id} {listener.address if listener else '-'}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await ref.shutdown()
+    print("STOPPED", flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))
