@@ -89,7 +89,8 @@ async def test_register_discover_rpc_both_ways_and_streams(server) -> None:
             assert got == "caller said 'client heard from child'"
             # A stream each way, in order and intact.
             for i in range(500):
-                chunk = DataStream(stream_id="s-reliable", sequence=i, payload=bytes([i % 256]) * 100)
+                payload = bytes([i % 256]) * 100
+                chunk = DataStream(stream_id="s-reliable", sequence=i, payload=payload)
                 await ctx.send_data_stream(target, chunk)
             count, ordered, _ = await ctx.call(target, "test.Echo.StreamReport", "s-reliable")
             assert (count, ordered) == (500, True)
