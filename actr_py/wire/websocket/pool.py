@@ -22,6 +22,7 @@ for it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 
 import aiohttp
 
@@ -71,6 +72,8 @@ class WebSocketPool:
         self._arrivals: dict[ActorId, asyncio.Future[WebSocketConnection]] = {}
         self._session: aiohttp.ClientSession | None = None
         self._closing = False
+        # Strong references: the event loop only keeps weak ones to tasks.
+        self._background: set[asyncio.Task[None]] = set()
 
     # ---- public ------------------------------------------------------------
 
@@ -93,7 +96,14 @@ class WebSocketPool:
             )
             self._dials[peer_id] = dial
         assert dial.task is not None
-        conn = await asyncio.shield(dial.task)
+        try:
+            conn = await asyncio.shield(dial.task)
+        except Exception:
+            # Our dial failed, but the peer may have reached us meanwhile.
+            live = self._live.get(peer_id)
+            if live is not None and live.usable:
+                return live
+            raise
         live = self._live.get(peer_id)
         return live if live is not None and live.usable else conn
 
@@ -133,14 +143,14 @@ class WebSocketPool:
     def register(self, conn: WebSocketConnection) -> None:
         """Adopt a lane (listener ``on_connection`` hook, and our own dials)."""
         if self._closing:
-            asyncio.get_running_loop().create_task(conn.close("pool closed"))
+            self._in_background(conn.close("pool closed"))
             return
         peer = conn.peer_id
         old = self._live.get(peer)
         self._live[peer] = conn
         conn.add_close_callback(self._evict)
         if old is not None and old is not conn and not old.closed:
-            asyncio.get_running_loop().create_task(old.close("replaced by a newer lane"))
+            self._in_background(old.close("replaced by a newer lane"))
         waiter = self._arrivals.pop(peer, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(conn)
@@ -177,11 +187,18 @@ class WebSocketPool:
         self._live.clear()
         if conns:
             await asyncio.gather(*(c.close("pool closed") for c in conns), return_exceptions=True)
+        if self._background:
+            await asyncio.wait(list(self._background))
         if self._session is not None:
             await self._session.close()
             self._session = None
 
     # ---- internals ---------------------------------------------------------
+
+    def _in_background(self, coro: Coroutine[object, object, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _me(self) -> ActorId:
         me = resolve(self._self_id)

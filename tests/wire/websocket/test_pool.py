@@ -126,6 +126,25 @@ async def test_closed_lane_is_evicted_and_the_next_get_reconnects(make_node: Nod
     assert len(b.accepted) == 2
 
 
+async def test_a_fresh_dial_from_a_restarted_peer_replaces_its_stale_lane(
+    make_node: NodeFactory,
+) -> None:
+    # The same actor id dials again from a new pool (a restarted node whose old
+    # socket is not yet known dead here): its newer lane takes over.
+    old = await make_node(actor(1, "a"), listen=False)
+    b = await make_node(actor(2, "b"))
+    stale = await old.pool.get(b.id, _url(b))
+    stale_gone = asyncio.get_running_loop().create_future()
+    stale.add_close_callback(lambda _c, exc: stale_gone.set_result(exc))
+    new = await make_node(actor(1, "a"), listen=False)
+    fresh = await new.pool.get(b.id, _url(b))
+    assert isinstance(await asyncio.wait_for(stale_gone, 3.0), Unavailable)
+    assert b.pool.peek(new.id) is b.accepted[1]
+    await b.pool.peek(new.id).send(RPC, b"to the new one")  # type: ignore[union-attr]
+    await new.sink.wait_for(1)
+    assert fresh.usable and old.sink.frames == []
+
+
 async def test_failed_dial_is_not_cached(make_node: NodeFactory, authority: HmacAuthority) -> None:
     a = await make_node(actor(1, "a"), listen=False)
     b = await make_node(actor(2, "b"))
