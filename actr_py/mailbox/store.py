@@ -1,0 +1,337 @@
+"""The SQLite file behind a mailbox: schema, pragmas and every statement.
+
+One connection, used by one thread at a time, in explicit transactions opened
+and committed by the group committer; a second connection only checkpoints
+(see :mod:`.checkpoint`). A lock file keeps a second process out.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..errors import StateError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+from .types import DeadLetter
+
+__all__ = ["LoadedRow", "RedriveCandidate", "Store"]
+
+_SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq          INTEGER PRIMARY KEY,  -- arrival order; never changes
+    priority     INTEGER NOT NULL,     -- higher first
+    sender       TEXT    NOT NULL,
+    payload_type INTEGER NOT NULL,
+    request_id   TEXT    NOT NULL,
+    envelope     BLOB    NOT NULL,
+    attempts     INTEGER NOT NULL,     -- deliveries so far
+    state        TEXT    NOT NULL CHECK (state IN ('queued', 'in_flight')),
+    enqueued_at  REAL    NOT NULL,
+    UNIQUE (sender, request_id)
+);
+CREATE TABLE IF NOT EXISTS answered (
+    id          INTEGER PRIMARY KEY,   -- answer order: appended, evicted as a prefix
+    sender      TEXT NOT NULL,
+    request_id  TEXT NOT NULL,
+    response    BLOB,                  -- NULL for tells
+    answered_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,  -- ids are never reused
+    seq          INTEGER,              -- NULL: raw, never queued, not redrivable
+    priority     INTEGER NOT NULL,
+    sender       TEXT    NOT NULL,
+    payload_type INTEGER NOT NULL,
+    request_id   TEXT    NOT NULL,
+    envelope     BLOB    NOT NULL,
+    attempts     INTEGER NOT NULL,
+    enqueued_at  REAL    NOT NULL,
+    category     TEXT    NOT NULL,
+    message      TEXT    NOT NULL,
+    dead_at      REAL    NOT NULL
+);
+"""
+
+_INSERT = (
+    "INSERT INTO messages (seq, priority, sender, payload_type, request_id, envelope,"
+    " attempts, state, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, 0, 'queued', ?)"
+)
+_MARK = "UPDATE messages SET state = 'in_flight', attempts = ? WHERE seq = ?"
+_ENVELOPE = "SELECT envelope FROM messages WHERE seq = ?"
+_REQUEUE = "UPDATE messages SET state = 'queued', attempts = ? WHERE seq = ?"
+_DELETE = "DELETE FROM messages WHERE seq = ?"
+_ANSWER = (
+    "INSERT INTO answered (id, sender, request_id, response, answered_at) VALUES (?, ?, ?, ?, ?)"
+)
+_TO_DEAD = (
+    "INSERT INTO dead_letters (seq, priority, sender, payload_type, request_id, envelope,"
+    " attempts, enqueued_at, category, message, dead_at)"
+    " SELECT seq, priority, sender, payload_type, request_id, envelope, attempts,"
+    " enqueued_at, ?, ?, ? FROM messages WHERE seq = ?"
+)
+_RAW_DEAD = (
+    "INSERT INTO dead_letters (seq, priority, sender, payload_type, request_id, envelope,"
+    " attempts, enqueued_at, category, message, dead_at)"
+    " VALUES (NULL, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)"
+)
+_DEAD_COLUMNS = (
+    "id, seq, priority, sender, payload_type, request_id, envelope, attempts, enqueued_at,"
+    " category, message, dead_at"
+)
+_REDRIVE = (
+    "INSERT INTO messages (seq, priority, sender, payload_type, request_id, envelope,"
+    " attempts, state, enqueued_at) SELECT ?, priority, sender, payload_type, request_id,"
+    " envelope, 0, 'queued', enqueued_at FROM dead_letters WHERE id = ? AND seq IS NOT NULL"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedRow:
+    seq: int
+    priority: int
+    sender: str
+    payload_type: int
+    request_id: str
+    attempts: int
+    in_flight: bool
+    enqueued_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RedriveCandidate:
+    id: int
+    priority: int
+    sender: str
+    payload_type: int
+    request_id: str
+    enqueued_at: float
+
+
+def _lock(path: str) -> int | None:
+    """Hold ``<path>-lock`` for as long as the mailbox is open.
+
+    Two processes on one mailbox would deliver every message twice; the kernel
+    drops the lock when its holder dies, even by SIGKILL, so a restart after a
+    crash is never refused. Without ``fcntl`` (Windows) there is no guard.
+    """
+    if path == ":memory:" or fcntl is None:
+        return None
+    fd = os.open(path + "-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StateError(f"{path}: mailbox is open elsewhere") from None
+    return fd
+
+
+class Store:
+    """Synchronous access to one mailbox file; not thread-safe, used serially."""
+
+    def __init__(self, path: str, *, auto_checkpoint: bool = False) -> None:
+        self._lock_fd = _lock(path)
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per batch.
+        # check_same_thread=False: a writer thread may own it after open.
+        conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, cached_statements=64
+        )
+        try:
+            conn.execute("PRAGMA busy_timeout = 1000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            if not auto_checkpoint:
+                # A Checkpointer does it off the loop (see checkpoint.py).
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, _SCHEMA_VERSION):
+                raise StateError(f"{path}: mailbox schema {version} is newer than this code")
+            conn.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;"
+            )
+        except BaseException:
+            conn.close()
+            self._unlock()
+            raise
+        self.path = path
+        self._conn = conn
+        # One long-lived cursor: Connection.execute makes a new cursor per call,
+        # which costs more than the statement itself for these small rows.
+        self._cur = conn.cursor()
+
+    @property
+    def in_memory(self) -> bool:
+        return self.path == ":memory:"
+
+    # ---- transactions -------------------------------------------------------
+
+    def begin(self) -> None:
+        self._cur.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self._cur.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._cur.execute("ROLLBACK")
+
+    def close(self) -> None:
+        try:
+            self._conn.close()  # the last connection checkpoints and removes the WAL
+        finally:
+            self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
+
+    # ---- open ---------------------------------------------------------------
+
+    def requeue_in_flight(self) -> None:
+        """After a crash nobody holds the in-flight rows any more."""
+        self._cur.execute("UPDATE messages SET state = 'queued' WHERE state = 'in_flight'")
+
+    def load_messages(self) -> list[LoadedRow]:
+        rows = self._cur.execute(
+            "SELECT seq, priority, sender, payload_type, request_id, attempts, state,"
+            " enqueued_at FROM messages ORDER BY seq"
+        ).fetchall()
+        return [
+            LoadedRow(seq, prio, sender, ptype, rid, attempts, state == "in_flight", at)
+            for seq, prio, sender, ptype, rid, attempts, state, at in rows
+        ]
+
+    def load_answered(self) -> list[tuple[tuple[str, str], float, int]]:
+        rows = self._cur.execute(
+            "SELECT sender, request_id, answered_at, id FROM answered ORDER BY id"
+        ).fetchall()
+        return [((sender, rid), at, token) for sender, rid, at, token in rows]
+
+    def max_seq(self) -> int:
+        cur = self._cur
+        queued = cur.execute("SELECT max(seq) FROM messages").fetchone()[0] or 0
+        dead = cur.execute("SELECT max(seq) FROM dead_letters").fetchone()[0] or 0
+        return max(queued, dead)
+
+    def count_dead(self) -> int:
+        return self._cur.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+
+    # ---- messages -----------------------------------------------------------
+
+    def insert(
+        self,
+        seq: int,
+        priority: int,
+        sender: str,
+        payload_type: int,
+        request_id: str,
+        envelope: bytes,
+        enqueued_at: float,
+    ) -> None:
+        self._cur.execute(
+            _INSERT, (seq, priority, sender, payload_type, request_id, envelope, enqueued_at)
+        )
+
+    def mark_in_flight(self, seq: int, attempts: int, read_envelope: bool) -> bytes | None:
+        # No RETURNING: it needs SQLite 3.35, older than some supported systems ship.
+        self._cur.execute(_MARK, (attempts, seq))
+        if not read_envelope:
+            return None
+        return self._cur.execute(_ENVELOPE, (seq,)).fetchone()[0]
+
+    def requeue(self, seq: int, attempts: int) -> None:
+        self._cur.execute(_REQUEUE, (attempts, seq))
+
+    def complete(
+        self,
+        seq: int,
+        token: int,
+        sender: str,
+        request_id: str,
+        response: bytes | None,
+        at: float,
+    ) -> None:
+        cur = self._cur
+        cur.execute(_DELETE, (seq,))
+        cur.execute(_ANSWER, (token, sender, request_id, response, at))
+
+    def forget_upto(self, token: int) -> None:
+        """Drop remembered answers up to ``token`` (see :class:`DedupWindow`)."""
+        self._cur.execute("DELETE FROM answered WHERE id <= ?", (token,))
+
+    def lookup_answer(self, token: int) -> bytes | None:
+        row = self._cur.execute("SELECT response FROM answered WHERE id = ?", (token,)).fetchone()
+        return None if row is None else row[0]
+
+    # ---- dead letters -------------------------------------------------------
+
+    def to_dead(self, seq: int, category: str, message: str, at: float) -> int:
+        cur = self._cur
+        dead_id = cur.execute(_TO_DEAD, (category, message, at, seq)).lastrowid or 0
+        cur.execute(_DELETE, (seq,))
+        return dead_id
+
+    def raw_dead(
+        self,
+        priority: int,
+        sender: str,
+        payload_type: int,
+        request_id: str,
+        envelope: bytes,
+        category: str,
+        message: str,
+        at: float,
+    ) -> int:
+        self._cur.execute(
+            _RAW_DEAD,
+            (priority, sender, payload_type, request_id, envelope, at, category, message, at),
+        )
+        return self._cur.lastrowid or 0
+
+    def list_dead(self, limit: int, offset: int) -> list[DeadLetter]:
+        rows = self._cur.execute(
+            f"SELECT {_DEAD_COLUMNS} FROM dead_letters ORDER BY id LIMIT ? OFFSET ?",
+            (limit, offset),
+        ).fetchall()
+        return [DeadLetter(*row) for row in rows]
+
+    def get_dead(self, dead_id: int) -> DeadLetter | None:
+        row = self._cur.execute(
+            f"SELECT {_DEAD_COLUMNS} FROM dead_letters WHERE id = ?", (dead_id,)
+        ).fetchone()
+        return None if row is None else DeadLetter(*row)
+
+    def redrive_candidates(self, dead_id: int | None) -> list[RedriveCandidate]:
+        sql = (
+            "SELECT id, priority, sender, payload_type, request_id, enqueued_at"
+            " FROM dead_letters WHERE seq IS NOT NULL"
+        )
+        args: tuple[int, ...] = ()
+        if dead_id is not None:
+            sql += " AND id = ?"
+            args = (dead_id,)
+        rows = self._cur.execute(sql + " ORDER BY id", args).fetchall()
+        return [RedriveCandidate(*row) for row in rows]
+
+    def redrive(self, moves: Iterable[tuple[int, int]]) -> list[int]:
+        """Move dead letters back as (new seq, dead id); returns the ids moved."""
+        cur = self._cur
+        moved = []
+        for seq, dead_id in moves:
+            if cur.execute(_REDRIVE, (seq, dead_id)).rowcount:
+                cur.execute("DELETE FROM dead_letters WHERE id = ?", (dead_id,))
+                moved.append(dead_id)
+        return moved
+
+    def purge(self, dead_id: int | None) -> int:
+        if dead_id is None:
+            return self._cur.execute("DELETE FROM dead_letters").rowcount
+        return self._cur.execute("DELETE FROM dead_letters WHERE id = ?", (dead_id,)).rowcount
