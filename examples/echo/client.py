@@ -1,14 +1,16 @@
-"""An echo client actor and a runnable in-process demo.
+"""An echo client actor, runnable in one process or against a remote service.
 
-    python -m examples.echo.client            # service and client in one process
+    python -m examples.echo.client                                   # both in one process
+    python -m examples.echo.client --signaling ws://127.0.0.1:8081/signaling/ws
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import time
 
-from actr_py import ActrSystem, Context, Workload, handler
+from actr_py import ActrConfig, ActrSystem, Context, Workload, handler
 
 from . import echo_pb2
 from .service import ACTR_TYPE, EchoService
@@ -47,5 +49,29 @@ async def run(messages: list[str], out=print) -> list[str]:
     return replies
 
 
+async def run_remote(signaling_url: str, messages: list[str], out=print) -> list[str]:
+    """The client in this process; the service wherever signaling finds it."""
+    config = ActrConfig(actr_type="acme+echo-client", signaling_url=signaling_url)
+    client = await ActrSystem(config).attach(EchoClient()).start()
+    out(f"client registered as {client.actor_id}")
+    replies = []
+    try:
+        for text in messages:
+            t0 = time.perf_counter()
+            reply = await client.call("client.Client.Send", text)
+            out(f"  {text!r} -> {reply!r} in {(time.perf_counter() - t0) * 1e3:.2f} ms")
+            replies.append(reply)
+    finally:
+        await client.shutdown()
+    return replies
+
+
 if __name__ == "__main__":
-    asyncio.run(run(["hello", "actr"]))
+    parser = argparse.ArgumentParser(description="Call the echo service.")
+    parser.add_argument("--signaling", help="find the service through this server")
+    parser.add_argument("messages", nargs="*", default=["hello", "actr"])
+    args = parser.parse_args()
+    if args.signaling:
+        asyncio.run(run_remote(args.signaling, args.messages))
+    else:
+        asyncio.run(run(args.messages))

@@ -45,3 +45,33 @@ async def test_echo_service_uses_descriptor_types_and_signal_lane() -> None:
     assert echo.response_type.DESCRIPTOR.full_name == "echo.EchoResponse"
     assert echo.payload_type is PayloadType.RPC_RELIABLE
     assert specs["echo.EchoService.Ping"].payload_type is PayloadType.RPC_SIGNAL
+
+
+async def test_echo_example_across_three_processes(tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.support.signaling import signaling_server
+
+    async with signaling_server(tmp_path) as srv:
+        service = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "examples.echo.service", "--signaling", srv.url,
+            cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            assert service.stdout is not None
+            first = (await asyncio.wait_for(service.stdout.readline(), 20)).decode()
+            assert first.startswith("echo service ") and "serving lanes at ws://127.0.0.1:" in first
+            client = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "examples.echo.client", "--signaling", srv.url, "hi", "there",
+                cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(client.communicate(), 30)
+            assert client.returncode == 0, err.decode()
+            text = out.decode()
+            service_id = first.split()[2]
+            assert f"'hi' -> 'hi (served by {service_id})'" in text
+            assert f"'there' -> 'there (served by {service_id})'" in text
+        finally:
+            service.terminate()
+            rest = await asyncio.wait_for(service.communicate(), 15)
+        assert b"echo service stopped" in rest[0]
