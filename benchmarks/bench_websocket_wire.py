@@ -265,8 +265,8 @@ async def _rtt(ctx: BenchContext, ours: _Ours, bare: _Bare) -> Record:
 
 async def _oneway(ctx: BenchContext, ours: _Ours, bare: _Bare, size: int, label: str) -> Record:
     payload = b"y" * size
-    n = ctx.n(100_000, 20_000)
-    rounds = ctx.n(5, 2)
+    n = ctx.n(100_000, 40_000)
+    rounds = ctx.n(5, 3)  # best of: a shared machine only ever slows a round down
     mine: list[float] = []
     base: list[float] = []
     await ours.oneway(n // 10, payload)  # warm-up
