@@ -207,14 +207,23 @@ class CredentialIssuer:
 
 
 class CredentialVerifier:
-    """Checks credentials against a set of public keys (key id -> Ed25519 key)."""
+    """Checks credentials against a set of public keys (key id -> Ed25519 key).
 
-    def __init__(self, public_keys: Mapping[int, Ed25519PublicKey | bytes]) -> None:
+    Tokens whose signature checked out are remembered (up to ``cache_size``),
+    because a node presents the same token on every message until it renews:
+    the signature is verified once, expiry and identity on every call.
+    """
+
+    def __init__(
+        self, public_keys: Mapping[int, Ed25519PublicKey | bytes], *, cache_size: int = 16384
+    ) -> None:
         self._keys: dict[int, Ed25519PublicKey] = {}
         for key_id, key in public_keys.items():
             if isinstance(key, bytes):
                 key = Ed25519PublicKey.from_public_bytes(key)
             self._keys[int(key_id)] = key
+        self._cache_size = cache_size
+        self._signed: dict[bytes, TokenClaims] = {}
 
     @classmethod
     def from_json(cls, data: Mapping[str, str]) -> CredentialVerifier:
@@ -237,6 +246,24 @@ class CredentialVerifier:
     def key_ids(self) -> frozenset[int]:
         return frozenset(self._keys)
 
+    def _signed_claims(self, token: bytes) -> TokenClaims:
+        """Claims of a token whose signature is valid under one of our keys."""
+        claims = self._signed.get(token)
+        if claims is not None:
+            return claims
+        claims, body, signature = decode_token(token)
+        key = self._keys.get(claims.key_id)
+        if key is None:
+            raise UnknownKeyId(claims.key_id)
+        try:
+            key.verify(signature, _CONTEXT + body)
+        except InvalidSignature:
+            raise Unauthorized("credential signature is invalid") from None
+        if len(self._signed) >= self._cache_size:
+            del self._signed[next(iter(self._signed))]
+        self._signed[token] = claims
+        return claims
+
     def verify(
         self,
         credential: actr_pb2.AIdCredential,
@@ -250,19 +277,11 @@ class CredentialVerifier:
         token names another actor. ``claimed_actor_id=None`` skips the identity
         check, for callers that want to tell a realm mismatch apart.
         """
-        token = bytes(credential.encrypted_token)
-        claims, body, signature = decode_token(token)
+        claims = self._signed_claims(bytes(credential.encrypted_token))
         if claims.key_id != credential.token_key_id:
             raise Unauthorized(
                 f"credential key id {credential.token_key_id} does not match its token"
             )
-        key = self._keys.get(claims.key_id)
-        if key is None:
-            raise UnknownKeyId(claims.key_id)
-        try:
-            key.verify(signature, _CONTEXT + body)
-        except InvalidSignature:
-            raise Unauthorized("credential signature is invalid") from None
         if now >= claims.expires_at:
             raise Unauthorized(f"credential expired {now - claims.expires_at:.1f}s ago")
         if claimed_actor_id is not None and not same_actor(claims.actor_id, claimed_actor_id):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from actr_py.ids import ActorId
@@ -20,7 +21,7 @@ from .acl import AccessPolicy
 if TYPE_CHECKING:
     from .connection import Connection
 
-__all__ = ["Registry", "Session", "TypeKey", "rank_candidates", "type_key"]
+__all__ = ["Registry", "Session", "TypeKey", "rank_candidates", "ranking_key", "type_key"]
 
 #: (realm, manufacturer, name): the version is informational and not part of it.
 TypeKey = tuple[int, str, str]
@@ -49,6 +50,20 @@ class Session:
     power_reserve: float = 0.0
     mailbox_backlog: float = 0.0
     subscriptions: set[TypeKey] = field(default_factory=set)
+    # Derived, for ranking with a C-level attrgetter key.
+    serial: int = field(init=False, default=0)
+    neg_power_reserve: float = field(init=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        self.serial = self.actor_id.serial
+        self.report_load(self.availability, self.power_reserve, self.mailbox_backlog)
+
+    def report_load(self, availability: int, power_reserve: float, mailbox_backlog: float) -> None:
+        """Record a Ping; non-finite figures count as 0 so they cannot poison the ranking."""
+        self.availability = availability
+        self.power_reserve = power_reserve if math.isfinite(power_reserve) else 0.0
+        self.mailbox_backlog = mailbox_backlog if math.isfinite(mailbox_backlog) else 0.0
+        self.neg_power_reserve = -self.power_reserve
 
     @property
     def key(self) -> TypeKey:
@@ -65,6 +80,10 @@ class Registry:
         # Insertion-ordered, so unranked candidates come in registration order.
         self._by_type: dict[TypeKey, dict[int, Session]] = {}
         self._subscribers: dict[TypeKey, set[int]] = {}
+        # Per type: a version bumped on every change that can reorder it, and the
+        # sorted candidate lists built at some version, by ranking attributes.
+        self._versions: dict[TypeKey, int] = {}
+        self._ranked: dict[TypeKey, dict[tuple[str, ...], tuple[int, list[Session]]]] = {}
 
     def __len__(self) -> int:
         return len(self._by_serial)
@@ -78,6 +97,7 @@ class Registry:
         old = self.remove(serial)
         self._by_serial[serial] = session
         self._by_type.setdefault(session.key, {})[serial] = session
+        self.touch(session.key)
         return old
 
     def remove(self, serial: int) -> Session | None:
@@ -89,6 +109,10 @@ class Registry:
             peers.pop(serial, None)
             if not peers:
                 del self._by_type[session.key]
+                self._versions.pop(session.key, None)
+                self._ranked.pop(session.key, None)
+            else:
+                self.touch(session.key)
         for key in session.subscriptions:
             subs = self._subscribers.get(key)
             if subs is not None:
@@ -96,6 +120,33 @@ class Registry:
                 if not subs:
                     del self._subscribers[key]
         return session
+
+    def report_load(
+        self, session: Session, availability: int, power_reserve: float, mailbox_backlog: float
+    ) -> None:
+        """Record a Ping and invalidate the rankings it may change."""
+        session.report_load(availability, power_reserve, mailbox_backlog)
+        self.touch(session.key)
+
+    def touch(self, key: TypeKey) -> None:
+        """Invalidate the cached rankings of a type (a member joined, left or reported load)."""
+        self._versions[key] = self._versions.get(key, 0) + 1
+
+    def ranked(self, key: TypeKey, factors: Iterable[int]) -> list[Session]:
+        """All sessions of a type, best first; cached until the type changes.
+
+        Route-candidate requests then cost O(candidates wanted) instead of a
+        sort over every live node of the type.
+        """
+        names = _ranking_names(factors)
+        version = self._versions.get(key, 0)
+        per_type = self._ranked.setdefault(key, {})
+        cached = per_type.get(names)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        ordered = sorted(self.of_type(key), key=attrgetter(*names, "serial"))
+        per_type[names] = (version, ordered)
+        return ordered
 
     def sessions(self) -> Iterable[Session]:
         return self._by_serial.values()
@@ -122,28 +173,34 @@ class Registry:
         return [self._by_serial[s] for s in self._subscribers.get(key, ()) if s in self._by_serial]
 
 
-def _finite(value: float) -> float:
-    return value if math.isfinite(value) else 0.0
+_RANKED = {
+    _Factor.MAXIMUM_POWER_RESERVE: "neg_power_reserve",
+    _Factor.MINIMUM_MAILBOX_BACKLOG: "mailbox_backlog",
+}
 
 
-def rank_candidates(
-    sessions: Iterable[Session], factors: Iterable[int], count: int
-) -> list[Session]:
-    """The best ``count`` sessions by the ranking factors, in order of precedence.
+def _ranking_names(factors: Iterable[int]) -> tuple[str, ...]:
+    names: list[str] = []
+    for factor in factors:
+        name = _RANKED.get(factor)
+        if name is not None and name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def ranking_key(factors: Iterable[int]) -> Callable[[Session], tuple[Any, ...]]:
+    """Sort key for the ranking factors, in order of precedence, then serial.
 
     Ranked: MAXIMUM_POWER_RESERVE (higher first) and MINIMUM_MAILBOX_BACKLOG
     (lower first), from each node's latest Ping. BEST_COMPATIBILITY, NEAREST
     and CLIENT_AFFINITY are accepted but not ranked yet. Ties, and requests
     without factors, fall back to registration order (serial).
     """
-    extractors = []
-    for factor in factors:
-        if factor == _Factor.MAXIMUM_POWER_RESERVE:
-            extractors.append(lambda s: -_finite(s.power_reserve))
-        elif factor == _Factor.MINIMUM_MAILBOX_BACKLOG:
-            extractors.append(lambda s: _finite(s.mailbox_backlog))
+    return attrgetter(*_ranking_names(factors), "serial")
 
-    def sort_key(s: Session) -> tuple[float, ...]:
-        return (*(f(s) for f in extractors), s.actor_id.serial)
 
-    return heapq.nsmallest(count, sessions, key=sort_key)
+def rank_candidates(
+    sessions: Iterable[Session], factors: Iterable[int], count: int
+) -> list[Session]:
+    """The best ``count`` sessions by :func:`ranking_key`."""
+    return heapq.nsmallest(count, sessions, key=ranking_key(factors))

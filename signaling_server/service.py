@@ -48,7 +48,7 @@ from .config import ServerConfig
 from .connection import Connection
 from .metrics import Metrics
 from .ratelimit import KeyedRateLimiter, TokenBucket
-from .registry import Registry, Session, rank_candidates, type_key
+from .registry import Registry, Session, type_key
 from .store import RegistrationRow, Store
 
 __all__ = ["DEV_REALM", "SignalingService"]
@@ -133,6 +133,7 @@ class SignalingService:
         self.connections: set[Connection] = set()
         self.started_at = mono()
         self._spec_fingerprints: dict[tuple[int, str], str] = {}
+        self._policies: dict[bytes, AccessPolicy] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._actr_handlers: dict[str, _Handler] = {
             "ping": self._on_ping,
@@ -351,7 +352,7 @@ class SignalingService:
         session = Session(
             actor_id=aid,
             conn=conn,
-            policy=AccessPolicy.from_proto(acl),
+            policy=self._policy(acl),
             acl=acl,
             service_spec=spec,
             ws_address=ws_address,
@@ -375,6 +376,16 @@ class SignalingService:
         ok.credential_expires_at.seconds = int(expires_at)
         ok.credential_expires_at.nanos = int((expires_at - int(expires_at)) * 1e9)
         return ok
+
+    def _policy(self, acl: actr_pb2.Acl | None) -> AccessPolicy:
+        """Compile an ACL, sharing one object among identical ACLs (see route candidates)."""
+        raw = b"" if acl is None else acl.SerializeToString(deterministic=True)
+        policy = self._policies.get(raw)
+        if policy is None:
+            if len(self._policies) >= 4096:
+                self._policies.clear()
+            policy = self._policies[raw] = AccessPolicy.from_proto(acl)
+        return policy
 
     def _drop(self, session: Session, *, forget: bool) -> None:
         if self.registry.get(session.actor_id.serial) is session:
@@ -422,7 +433,7 @@ class SignalingService:
         session = Session(
             actor_id=row.actor_id,
             conn=conn,
-            policy=AccessPolicy.from_proto(row.acl),
+            policy=self._policy(row.acl),
             acl=row.acl,
             service_spec=row.service_spec,
             ws_address=row.ws_address,
@@ -489,9 +500,9 @@ class SignalingService:
             raise BadRequest(f"{what} must be the sender itself")
 
     async def _on_ping(self, conn: Connection, session: Session, env: Any, ping: Any) -> None:
-        session.availability = ping.availability
-        session.power_reserve = ping.power_reserve
-        session.mailbox_backlog = ping.mailbox_backlog
+        self.registry.report_load(
+            session, ping.availability, ping.power_reserve, ping.mailbox_backlog
+        )
         conn.pong_seq += 1
         await self._reply(
             conn, env, env.actr_to_server.source, pong=actr_pb2.Pong(seq=conn.pong_seq)
@@ -560,14 +571,21 @@ class SignalingService:
             worst = crit.minimal_health_requirement
         else:
             worst = actr_pb2.OVERLOADED
-        pool = (
-            s
-            for s in self.registry.of_type(type_key(source.realm, wanted))
-            if s is not session
-            and s.availability <= worst
-            and may_discover(source, s.actor_id, s.policy)
-        )
-        chosen = rank_candidates(pool, crit.ranking_factors if crit is not None else (), count)
+        factors = crit.ranking_factors if crit is not None else ()
+        # All candidates share realm and type, so only their ACLs differ; identical
+        # ACLs share one policy object (see _policy): each is evaluated once here.
+        verdicts: dict[int, bool] = {}
+        chosen: list[Session] = []
+        for s in self.registry.ranked(type_key(source.realm, wanted), factors):
+            if s is session or s.availability > worst:
+                continue
+            admitted = verdicts.get(id(s.policy))
+            if admitted is None:
+                admitted = verdicts[id(s.policy)] = may_discover(source, s.actor_id, s.policy)
+            if admitted:
+                chosen.append(s)
+                if len(chosen) >= count:
+                    break
         ok = actr_pb2.RouteCandidatesResponse.RouteCandidatesOk()
         exact = False
         for s in chosen:

@@ -172,3 +172,23 @@ def test_issuer_rejects_nonsense_settings(key):
         CredentialIssuer(key, key_id=1, ttl=0)
     with pytest.raises(ValueError):
         CredentialIssuer(key, key_id=2**32, ttl=1)
+
+
+def test_remembered_signatures_still_get_every_other_check(issuer, key):
+    verifier = CredentialVerifier({7: public_key_bytes(key)}, cache_size=2)
+    cred = issuer.issue(AID, NOW).credential
+    for _ in range(2):  # first call verifies the signature, second hits the cache
+        assert verifier.verify(cred, AID, NOW).actor_id == AID
+        with pytest.raises(Unauthorized, match="expired"):
+            verifier.verify(cred, AID, NOW + 60)
+        with pytest.raises(Unauthorized, match="belongs to"):
+            verifier.verify(cred, ActorId(101, 1, ECHO), NOW)
+        relabelled = actr_pb2.AIdCredential(encrypted_token=cred.encrypted_token, token_key_id=8)
+        with pytest.raises(Unauthorized, match="does not match"):
+            verifier.verify(relabelled, AID, NOW)
+    # The cache stays bounded and evicted tokens still verify.
+    others = [issuer.issue(ActorId(101, n, ECHO), NOW).credential for n in range(5)]
+    for n, other in enumerate(others):
+        verifier.verify(other, ActorId(101, n, ECHO), NOW)
+    assert len(verifier._signed) == 2
+    assert verifier.verify(cred, AID, NOW).actor_id == AID

@@ -46,6 +46,28 @@ def test_non_finite_load_figures_rank_as_zero():
     assert serials(rank_candidates(pool, [F.MAXIMUM_POWER_RESERVE], 3)) == [2, 1, 3]
 
 
+def test_ranked_view_is_cached_until_the_type_changes():
+    reg = Registry()
+    key = type_key(1, ECHO)
+    a, b = session(1, 0.1), session(2, 0.9)
+    reg.add(a)
+    reg.add(b)
+    power = [F.MAXIMUM_POWER_RESERVE]
+    first = reg.ranked(key, power)
+    assert serials(first) == [2, 1]
+    assert reg.ranked(key, power) is first
+    assert serials(reg.ranked(key, [F.MINIMUM_MAILBOX_BACKLOG])) == [1, 2]
+    reg.report_load(a, actr_pb2.FULL, 1.0, 0.0)
+    assert serials(reg.ranked(key, power)) == [1, 2]
+    reg.add(session(3, 5.0))
+    assert serials(reg.ranked(key, power)) == [3, 1, 2]
+    reg.remove(3)
+    assert serials(reg.ranked(key, power)) == [1, 2]
+    reg.remove(1)
+    reg.remove(2)
+    assert reg.ranked(key, power) == []
+
+
 def test_registry_indexes_and_subscriptions_follow_removal():
     reg = Registry()
     a, b = session(1), session(2)
