@@ -16,7 +16,12 @@ Error replies come in three shapes, so each reaches the right place:
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -97,6 +102,13 @@ def _peek_envelope_id(data: bytes) -> str | None:
     envelope_id = env.envelope_id
     # Invalid UTF-8 comes back as bytes: such an id cannot be echoed.
     return envelope_id if isinstance(envelope_id, str) and envelope_id else None
+
+
+def _b64url(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, binascii.Error):
+        return b""
 
 
 def _check_type(msg: actr_pb2.ActrType) -> ActrTypeName:
@@ -341,8 +353,13 @@ class SignalingService:
             self._drop(conn.session, forget=True)
         aid = ActorId(realm, self.store.next_serial(), actr_type)
         issued = self.issuer.issue(aid, self.wall())
+        # The reconnect secret: unlike the credential it never leaves the node (peers
+        # see credentials in lane handshakes), so a peer cannot restore this identity.
+        psk = os.urandom(32)
         self.store.save_registration(
-            RegistrationRow(aid, acl, spec, ws_address, issued.claims.expires_at)
+            RegistrationRow(
+                aid, acl, spec, ws_address, issued.claims.expires_at, hashlib.sha256(psk).digest()
+            )
         )
         if spec is not None:
             key = (realm, spec.name)
@@ -363,7 +380,9 @@ class SignalingService:
         conn.session = session
         self.metrics.registrations_total += 1
         log.info("%s registered from %s", aid, conn.remote)
-        return session, self._register_ok(aid, issued.credential, issued.claims.expires_at)
+        ok = self._register_ok(aid, issued.credential, issued.claims.expires_at)
+        ok.psk = psk
+        return session, ok
 
     def _register_ok(
         self, aid: ActorId, credential: actr_pb2.AIdCredential, expires_at: float
@@ -396,8 +415,10 @@ class SignalingService:
             self.store.delete_registration(session.actor_id.serial)
 
     async def restore(self, conn: Connection, query: Mapping[str, str]) -> None:
-        """Reconnect with identity (``?actor_id=&token=&token_key_id=``).
+        """Reconnect with identity (``?actor_id=&token=&token_key_id=&psk=``).
 
+        ``psk`` (base64url) is the secret from the node's RegisterOk: the token
+        alone does not restore a registration, since peers get to see tokens.
         On success the node gets an unsolicited RegisterResponse with its old
         ActorId and a fresh credential; otherwise an ``envelope_error`` (401, or
         403 if its realm is gone) and it must register on this same socket.
@@ -415,6 +436,10 @@ class SignalingService:
             row = self.store.load_registration(aid.serial)
             if row is None or not same_actor(row.actor_id, aid):
                 raise Unauthorized(f"{aid} is not registered (any more); register again")
+            if row.psk_hash is not None and not hmac.compare_digest(
+                hashlib.sha256(_b64url(query.get("psk", ""))).digest(), row.psk_hash
+            ):
+                raise Unauthorized(f"reconnect secret for {aid} is missing or wrong")
         except ActrError as exc:
             if exc.code not in (401, 403):
                 exc = Unauthorized(exc.message)

@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS registrations (
     acl BLOB,
     service_spec BLOB,
     ws_address TEXT,
-    expires_at REAL NOT NULL
+    expires_at REAL NOT NULL,
+    psk_hash BLOB
 );
 CREATE TABLE IF NOT EXISTS service_specs (
     realm_id INTEGER NOT NULL,
@@ -81,6 +82,8 @@ class RegistrationRow:
     service_spec: actr_pb2.ServiceSpec | None
     ws_address: str | None
     expires_at: float
+    #: SHA-256 of the registration's reconnect secret (RegisterOk.psk).
+    psk_hash: bytes | None = None
 
 
 class Store:
@@ -97,6 +100,9 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(registrations)")}
+        if "psk_hash" not in columns:  # databases from before the reconnect secret
+            self._db.execute("ALTER TABLE registrations ADD COLUMN psk_hash BLOB")
         self.path = path
         self._serial_next = 0
         self._serial_limit = 0
@@ -186,7 +192,7 @@ class Store:
         self._db.execute(
             "INSERT OR REPLACE INTO registrations "
             "(serial, realm_id, manufacturer, name, version, acl, service_spec, ws_address,"
-            " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " expires_at, psk_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 aid.serial,
                 aid.realm,
@@ -197,6 +203,7 @@ class Store:
                 row.service_spec.SerializeToString() if row.service_spec is not None else None,
                 row.ws_address,
                 row.expires_at,
+                row.psk_hash,
             ),
         )
 
@@ -212,19 +219,19 @@ class Store:
     def load_registration(self, serial: int) -> RegistrationRow | None:
         row = self._db.execute(
             "SELECT realm_id, manufacturer, name, version, acl, service_spec, ws_address,"
-            " expires_at FROM registrations WHERE serial = ?",
+            " expires_at, psk_hash FROM registrations WHERE serial = ?",
             (serial,),
         ).fetchone()
         if row is None:
             return None
-        realm, manufacturer, name, version, acl_raw, spec_raw, ws_address, expires_at = row
+        realm, manufacturer, name, version, acl_raw, spec_raw, ws_address, expires_at, psk = row
         acl = spec = None
         if acl_raw is not None:
             acl = actr_pb2.Acl.FromString(acl_raw)
         if spec_raw is not None:
             spec = actr_pb2.ServiceSpec.FromString(spec_raw)
         aid = ActorId(realm, serial, ActrTypeName(manufacturer, name, version))
-        return RegistrationRow(aid, acl, spec, ws_address, expires_at)
+        return RegistrationRow(aid, acl, spec, ws_address, expires_at, psk)
 
     def purge_expired_registrations(self, now: float) -> int:
         """Rows whose last credential expired can never be restored: drop them."""

@@ -104,15 +104,31 @@ def test_registration_rows_round_trip_and_expire(tmp_path):
     acl = actr_pb2.Acl(rules=[actr_pb2.AclRule(permission=actr_pb2.AclRule.ALLOW)])
     spec = actr_pb2.ServiceSpec(name="acme.Echo", fingerprint="fp")
     aid = ActorId(5, 42, ActrTypeName("acme", "echo", "1.0"))
-    store.save_registration(RegistrationRow(aid, acl, spec, "ws://127.0.0.1:1/x", 100.0))
-    row = store.load_registration(42)
-    assert row == RegistrationRow(aid, acl, spec, "ws://127.0.0.1:1/x", 100.0)
+    row = RegistrationRow(aid, acl, spec, "ws://127.0.0.1:1/x", 100.0, b"h" * 32)
+    store.save_registration(row)
+    assert store.load_registration(42) == row
     store.renew_registration(42, 200.0)
     store.renew_registration(42, 150.0)  # never shortens
     assert store.load_registration(42).expires_at == 200.0
     assert store.purge_expired_registrations(199.0) == 0
     assert store.purge_expired_registrations(200.0) == 1
     assert store.load_registration(42) is None
+
+
+def test_old_databases_gain_the_psk_column(tmp_path):
+    db = tmp_path / "old.db"
+    raw = sqlite3.connect(db)
+    raw.execute(
+        "CREATE TABLE registrations (serial INTEGER PRIMARY KEY, realm_id INTEGER NOT NULL,"
+        " manufacturer TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL DEFAULT '',"
+        " acl BLOB, service_spec BLOB, ws_address TEXT, expires_at REAL NOT NULL)"
+    )
+    raw.execute("INSERT INTO registrations VALUES (7, 1, 'a', 'b', '', NULL, NULL, NULL, 50)")
+    raw.commit()
+    raw.close()
+    store = Store(db)
+    assert store.load_registration(7).psk_hash is None
+    store.close()
 
 
 def test_realms_keys_and_specs(tmp_path):

@@ -7,6 +7,7 @@ accident); every test uses its own actor types so tests cannot see each other.
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import os
 import signal
@@ -17,7 +18,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from actr_py.credential import CredentialIssuer, CredentialVerifier, generate_private_key
+from actr_py.credential import (
+    CredentialIssuer,
+    CredentialVerifier,
+    credential_to_query,
+    generate_private_key,
+)
 from actr_py.errors import (
     BadRequest,
     Forbidden,
@@ -432,13 +438,37 @@ async def test_unregister_removes_the_actor_and_its_restore_token(server, client
     leaving = await client(t)
     aid, cred = leaving.actor_id, leaving.credential
     assert [a for a, _ in await asker.route_candidates(t, 5)] == [aid]
+    psk = base64.urlsafe_b64encode(leaving._psk).rstrip(b"=").decode()
     await leaving.unregister("done")
     assert await asker.route_candidates(t, 5) == []
-    from actr_py.credential import credential_to_query
-
-    peer = await raw(actor_id=str(aid), **credential_to_query(cred))
+    peer = await raw(actor_id=str(aid), psk=psk, **credential_to_query(cred))
     first = await peer.recv()
     assert first.WhichOneof("flow") == "envelope_error" and first.envelope_error.code == 401
+
+
+async def test_a_token_alone_cannot_take_over_an_identity(raw, client):
+    """Peers see each other's credentials (lane handshakes): restoring needs the psk too."""
+    t = fresh("x")
+    owner = await raw()
+    ok = await owner.register(t)
+    assert len(ok.psk) == 32
+    query = {"actor_id": str(owner.actor_id), **credential_to_query(owner.credential)}
+    for extra in ({}, {"psk": "AAAA"}, {"psk": "!!not base64!!"}):
+        thief = await raw(**query, **extra)
+        first = await thief.recv()
+        assert first.envelope_error.code == 401 and "secret" in first.envelope_error.message
+    assert await owner.error_of(owner.ping()) is None  # untouched
+    # With the secret (the owner itself, reconnecting) the identity moves sockets.
+    psk = base64.urlsafe_b64encode(ok.psk).rstrip(b"=").decode()
+    again = await raw(**query, psk=psk)
+    restored = (await again.recv()).server_to_actr.register_response.success
+    assert ActorId.from_proto(restored.actr_id) == owner.actor_id
+    assert restored.credential != owner.credential
+    assert await owner.recv_close() == 4001
+    again.adopt(restored)
+    assert await again.error_of(again.ping()) is None
+    asker = await client(t)
+    assert await asker.route_candidates(t, 5) == [(owner.actor_id, None)]
 
 
 # ---- limits and bad input -------------------------------------------------------

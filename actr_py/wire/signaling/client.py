@@ -15,6 +15,7 @@ delays later callbacks but never the heartbeat or request replies.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import inspect
 import logging
@@ -170,6 +171,8 @@ class SignalingClient:
         self._subscriptions: set[ActrTypeName] = set()
         self._actor_id: ActorId | None = None
         self._credential: actr_pb2.AIdCredential | None = None
+        #: Secret from RegisterOk.psk that proves a reconnect is really us; never shared.
+        self._psk: bytes | None = None
         self._heartbeat_interval = 30.0
         self._renew_at: float | None = None
         self._verifier: CredentialVerifier | None = None
@@ -530,9 +533,10 @@ class SignalingClient:
         assert self._http is not None
         url = URL(self.url)
         if use_identity and self._actor_id is not None and self._credential is not None:
-            url = url.update_query(
-                {"actor_id": str(self._actor_id), **credential_to_query(self._credential)}
-            )
+            query = {"actor_id": str(self._actor_id), **credential_to_query(self._credential)}
+            if self._psk is not None:
+                query["psk"] = base64.urlsafe_b64encode(self._psk).rstrip(b"=").decode()
+            url = url.update_query(query)
         else:
             use_identity = False
         try:
@@ -634,6 +638,10 @@ class SignalingClient:
         self._actor_id = new_id
         self._credential = actr_pb2.AIdCredential()
         self._credential.CopyFrom(ok.credential)
+        if ok.HasField("psk"):
+            self._psk = bytes(ok.psk)
+        elif changed:
+            self._psk = None
         self._heartbeat_interval = float(ok.signaling_heartbeat_interval_secs or 30)
         self._renew_at = None
         lifetime: float | None = None
