@@ -51,6 +51,9 @@ class WebRtcConfig:
     #: Latency-first lane: inbound messages kept for a slow handler; beyond it
     #: the oldest are dropped (that lane trades completeness for freshness).
     latency_queue_limit: int = 1024
+    #: UDP receive buffer asked for on each ICE socket (kernel caps it at
+    #: net.core.rmem_max); None keeps aioice's 256 KiB. See gathering.py.
+    udp_receive_buffer: int | None = 4 * 1024 * 1024
     #: Send our ICE candidates as trickle IceCandidate messages (plus an
     #: end-of-candidates marker) in addition to the SDP.
     trickle: bool = True
@@ -76,6 +79,10 @@ class WebRtcConfig:
             "max_buffered_candidates",
         ):
             positive(name)
+        if self.udp_receive_buffer is not None and self.udp_receive_buffer <= 0:
+            raise ConfigError(
+                f"webrtc.udp_receive_buffer: must be > 0 or None, got {self.udp_receive_buffer}"
+            )
         if self.heartbeat_timeout <= self.heartbeat_interval:
             raise ConfigError(
                 "webrtc.heartbeat_timeout: must exceed heartbeat_interval "

@@ -237,7 +237,12 @@ class WebRtcConnection(WireConnection):
 
     @property
     def max_unfragmented(self) -> int:
-        """Largest frame sent as a single DataChannel message."""
+        """Largest frame sent as a single DataChannel message.
+
+        With a plain peer that is also the largest frame it can take at all.
+        """
+        if self._mode == "plain":
+            return self._remote_max
         return min(self._config.fragment_size, self._remote_max)
 
     def dropped(self, payload_type: PayloadType) -> int:
@@ -506,7 +511,8 @@ class WebRtcConnection(WireConnection):
     def _configure_lane(self, lane: _SendLane) -> None:
         lane.framed = self._mode == "actr-py" and lane.channel.protocol == PROTOCOL
         if lane.framed:
-            lane.limit = max(self.max_unfragmented, FRAGMENT_HEADER_SIZE + 1)
+            limit = min(self._config.fragment_size, self._remote_max)
+            lane.limit = max(limit, FRAGMENT_HEADER_SIZE + 1)
             lane.encoder = FrameEncoder(lane.limit)
             if lane.spec.reliable and self._peer_hello is not None:
                 lane.window = self._peer_hello.window
@@ -748,16 +754,34 @@ class WebRtcConnection(WireConnection):
             reason = message.reason or "no reason given"
             self._fail(Unavailable(f"peer {self.peer_id} closed the connection: {reason}"))
 
+    def _signs_of_life(self) -> int:
+        """A counter that moves whenever anything arrives from the peer.
+
+        Our own messages count, and so do DTLS packets: a peer whose SCTP is
+        stalled on a retransmission timer behind bulk data cannot send a PONG
+        for a while, but it still acknowledges our PINGs, which a dead peer
+        cannot. aiortc exposes that count only through ``_get_stats``.
+        """
+        count = self._rx
+        try:
+            dtls = self._pc.sctp.transport  # type: ignore[union-attr]
+            for stats in dtls._get_stats().values():
+                count += getattr(stats, "packetsReceived", 0) or 0
+        except Exception:  # aiortc changed: fall back to our own messages only
+            pass
+        return count
+
     async def _run_heartbeat(self) -> None:
         interval = self._config.heartbeat_interval
         timeout = self._config.heartbeat_timeout
-        seen = self._rx
+        seen = self._signs_of_life()
         last_alive = self._loop.time()
         while not self._closed:
             await asyncio.sleep(interval)
             now = self._loop.time()
-            if self._rx != seen:
-                seen = self._rx
+            alive = self._signs_of_life()
+            if alive != seen:
+                seen = alive
                 last_alive = now
             elif now - last_alive >= timeout:
                 self._fail(

@@ -20,11 +20,20 @@ relies on aioice internals, so:
 
 Only host candidates are affected; a configured STUN/TURN server would still
 be contacted from sockets bound to these addresses.
+
+The same seam sizes the UDP receive buffers (:func:`set_receive_buffer`).
+aiortc's SCTP grows its congestion window without regard to the receiver
+window, so a bulk transfer bursts more packets than aioice's 256 KiB socket
+buffer holds; every overflow costs a retransmission timeout of at least one
+second. A larger buffer (the kernel caps it at ``net.core.rmem_max``) removes
+those stalls on a healthy path.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
+import socket
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -39,6 +48,7 @@ __all__ = [
     "check_supported",
     "ice_gatherers",
     "restrict_gathering",
+    "set_receive_buffer",
     "verify_local_candidates",
 ]
 
@@ -46,6 +56,8 @@ __all__ = [
 TESTED_AIOICE: frozenset[tuple[int, int]] = frozenset({(0, 13)})
 
 _MARK = "_actr_py_ice_addresses"
+
+logger = logging.getLogger(__name__)
 
 
 def _version(text: str) -> tuple[int, int]:
@@ -121,3 +133,18 @@ def verify_local_candidates(pc: RTCPeerConnection, addresses: Sequence[str]) -> 
                     f"ICE gathered host candidate {candidate.ip}, outside ice_addresses "
                     f"{sorted(allowed)}: refusing to use it"
                 )
+
+
+def set_receive_buffer(pc: RTCPeerConnection, size: int) -> None:
+    """Ask for ``size``-byte receive buffers on every gathered ICE socket."""
+    for gatherer in ice_gatherers(pc):
+        connection: Any = gatherer._connection
+        for protocol in getattr(connection, "_protocols", ()):
+            transport = getattr(protocol, "transport", None)
+            sock = transport.get_extra_info("socket") if transport is not None else None
+            if sock is None:
+                continue
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+            except OSError as exc:  # best effort: the default buffer still works
+                logger.debug("SO_RCVBUF %d refused: %s", size, exc)

@@ -25,7 +25,7 @@ from ...ids import ActorId
 from ...proto import webrtc_pb2
 from .config import WebRtcConfig
 from .connection import WebRtcConnection
-from .gathering import restrict_gathering, verify_local_candidates
+from .gathering import restrict_gathering, set_receive_buffer, verify_local_candidates
 from .signaling import (
     SignalingRelay,
     candidate_from_proto,
@@ -110,6 +110,8 @@ class Negotiator:
         await self._pc.setLocalDescription(description)
         if addresses is not None:
             verify_local_candidates(self._pc, addresses)
+        if self._config.udp_receive_buffer is not None:
+            set_receive_buffer(self._pc, self._config.udp_receive_buffer)
 
     async def _set_remote(self, description: RTCSessionDescription) -> None:
         await self._pc.setRemoteDescription(description)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
 import aioice
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
@@ -11,8 +14,14 @@ from actr_py.wire.webrtc.gathering import (
     check_supported,
     ice_gatherers,
     restrict_gathering,
+    set_receive_buffer,
     verify_local_candidates,
 )
+
+
+def kernel_rmem_max() -> int | None:
+    path = Path("/proc/sys/net/core/rmem_max")
+    return int(path.read_text()) if path.exists() else None
 
 
 def new_pc() -> RTCPeerConnection:
@@ -87,5 +96,23 @@ async def test_verify_catches_an_address_outside_the_list() -> None:
         await next(ice_gatherers(pc)).gather()
         with pytest.raises(StateError, match="outside ice_addresses"):
             verify_local_candidates(pc, ["10.9.8.7"])
+    finally:
+        await pc.close()
+
+
+async def test_receive_buffer_is_enlarged_within_the_kernel_cap() -> None:
+    pc = new_pc()
+    try:
+        restrict_gathering(pc, ["127.0.0.1"])
+        await pc.setLocalDescription(await pc.createOffer())
+        wanted = 4 * 1024 * 1024
+        set_receive_buffer(pc, wanted)
+        cap = kernel_rmem_max()
+        if cap is None:
+            pytest.skip("no /proc/sys/net/core/rmem_max to know the kernel cap")
+        (gatherer,) = ice_gatherers(pc)
+        (protocol,) = gatherer._connection._protocols
+        sock = protocol.transport.get_extra_info("socket")
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= min(wanted, cap)
     finally:
         await pc.close()
