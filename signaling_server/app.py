@@ -19,7 +19,7 @@ import sys
 
 from aiohttp import WSMsgType, web
 
-from actr_py.errors import BadRequest
+from actr_py.errors import BadRequest, InternalError
 
 from .config import ServerConfig
 from .service import SignalingService
@@ -49,7 +49,11 @@ async def _ws_handler(request: web.Request) -> web.StreamResponse:
     conn = service.open_connection(ws, remote)
     try:
         if any(p in request.query for p in _IDENTITY_PARAMS):
-            await service.restore(conn, request.query)
+            try:
+                await service.restore(conn, request.query)
+            except Exception:
+                log.exception("restore failed on connection %d", conn.id)
+                await service.reject(conn, InternalError("restore failed; register again"))
         async for msg in ws:
             if msg.type == WSMsgType.BINARY:
                 await service.handle_frame(conn, msg.data)

@@ -488,6 +488,18 @@ async def test_oversized_frame_is_413_and_the_connection_stays_usable(raw):
     assert await peer.error_of(peer.ping()) is None
 
 
+async def test_frame_above_the_hard_cap_closes_only_that_socket(tmp_path):
+    config = {"max_frame_bytes": 4096, "hard_max_frame_bytes": 65536}
+    async with signaling_server(tmp_path, config=config) as srv:
+        async with await RawPeer.connect(srv.url) as victim, \
+                await RawPeer.connect(srv.url) as bystander:
+            await bystander.register(fresh("x"))
+            await victim.send(b"\x00" * 70_000)
+            assert await victim.recv_close() == 1009
+            assert await bystander.error_of(bystander.ping()) is None
+            assert srv.health()["status"] == "ok"
+
+
 async def test_message_flood_is_answered_429_and_the_connection_stays_usable(raw):
     peer = await raw()
     await peer.register(fresh("x"))
