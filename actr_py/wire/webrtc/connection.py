@@ -214,10 +214,11 @@ class WebRtcConnection(WireConnection):
         self._pc_closed: asyncio.Task[None] | None = None
         self._close_reason: BaseException | None = None
         pc.on("connectionstatechange", self._on_pc_state)
+        # Also on the offering side: a peer (a browser, say) may open extra
+        # lane channels of its own; their frames must not be lost.
+        pc.on("datachannel", self._on_datachannel)
         if offerer:
             self._open_channels()
-        else:
-            pc.on("datachannel", self._on_datachannel)
 
     # ---- public -------------------------------------------------------------
 

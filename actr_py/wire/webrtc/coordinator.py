@@ -217,7 +217,10 @@ class WebRtcCoordinator:
             self._on_role(source, peer, payload.is_offerer)
         elif isinstance(payload, actr_pb2.RoleNegotiation):
             # A server that forwards instead of arbitrating: apply the rule now.
-            target = ActorId.from_proto(payload.to)
+            try:
+                target = ActorId.from_proto(payload.to)
+            except InvalidId as exc:
+                raise ProtocolError(f"RoleNegotiation with a bad target: {exc}") from None
             if target != self.local_id:
                 raise ProtocolError(f"RoleNegotiation for {target} delivered to {self.local_id}")
             self._on_role(source, peer, offerer_by_rule(self.local_id, source))
