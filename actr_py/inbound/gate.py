@@ -32,7 +32,10 @@ _REQUEST = package_pb2.DIRECTION_REQUEST
 _RPC = (PayloadType.RPC_RELIABLE, PayloadType.RPC_SIGNAL)
 _STREAMS = (PayloadType.STREAM_RELIABLE, PayloadType.STREAM_LATENCY_FIRST)
 
-RpcSink = Callable[[ActorId, PayloadType, package_pb2.RpcEnvelope], Awaitable[None]]
+#: (sender, payload type, envelope, the bytes it arrived as or None in process)
+RpcSink = Callable[
+    [ActorId, PayloadType, package_pb2.RpcEnvelope, bytes | None], Awaitable[None]
+]
 ErrorReply = Callable[[ActorId, PayloadType, str, str, ActrError], Awaitable[None]]
 
 
@@ -68,7 +71,7 @@ class InboundGate:
             except ProtocolError as exc:
                 await self._bad_rpc(sender, payload_type, _salvage(data), exc)
                 return
-            await self._route_rpc(sender, payload_type, env)
+            await self._route_rpc(sender, payload_type, env, data)
         elif payload_type in _STREAMS:
             await self._stream(sender, payload_type, data)
         else:
@@ -90,10 +93,14 @@ class InboundGate:
                 self.stats.late_responses += 1
             return
         self.stats.requests += 1
-        await self.rpc_sink(sender, payload_type, env)
+        await self.rpc_sink(sender, payload_type, env, None)
 
     async def _route_rpc(
-        self, sender: ActorId, payload_type: PayloadType, env: package_pb2.RpcEnvelope
+        self,
+        sender: ActorId,
+        payload_type: PayloadType,
+        env: package_pb2.RpcEnvelope,
+        raw: bytes,
     ) -> None:
         if env.direction == _RESPONSE:
             self.stats.responses += 1
@@ -102,7 +109,7 @@ class InboundGate:
                 log.debug("response %s from %s matches no pending call", env.request_id, sender)
             return
         self.stats.requests += 1
-        await self.rpc_sink(sender, payload_type, env)
+        await self.rpc_sink(sender, payload_type, env, raw)
 
     async def _bad_rpc(
         self,

@@ -14,16 +14,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Unavailable
 from ..ids import ActorId
+from ..mailbox.types import MailboxFull
 from ..payload_type import PayloadType
 from ..proto import package_pb2
 
 __all__ = ["InboundMessage", "MailboxFull", "MemoryMailbox"]
-
-
-class MailboxFull(Unavailable):
-    """The mailbox is at capacity; the sender may retry later."""
 
 
 @dataclass(slots=True)
@@ -33,8 +29,10 @@ class InboundMessage:
     sender: ActorId
     payload_type: PayloadType
     envelope: package_pb2.RpcEnvelope
-    #: The durable mailbox's handle for this message (row id), if any.
+    #: The durable mailbox's handle for this message (its entry), if any.
     token: Any = field(default=None)
+    #: The bytes the envelope arrived as, when it came over a wire (saves a re-encode).
+    raw: bytes | None = field(default=None)
 
 
 class MemoryMailbox:
@@ -60,8 +58,9 @@ class MemoryMailbox:
 
     def put_nowait(self, msg: InboundMessage) -> None:
         """Synchronous enqueue: the in-process fast path needs no await."""
-        if len(self._high) + len(self._normal) >= self.capacity:
-            raise MailboxFull(f"mailbox full ({self.capacity} messages waiting)")
+        depth = len(self._high) + len(self._normal)
+        if depth >= self.capacity:
+            raise MailboxFull(depth, self.capacity)
         if msg.payload_type is PayloadType.RPC_SIGNAL:
             self._high.append(msg)
         else:

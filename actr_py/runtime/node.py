@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ActrError, NotFound, StateError, Unavailable, error_for_code
 from ..ids import ActorId, ActrTypeName
+from ..inbound.durable_mailbox import DurableMailbox
 from ..inbound.gate import InboundGate
 from ..inbound.mailbox import MemoryMailbox
 from ..inbound.stream_registry import DataStreamRegistry
@@ -109,7 +110,14 @@ class ActrNode:
         self.scheduler_errors = 0
         self.streams = DataStreamRegistry(on_error=self._stream_error)
         self.shell_streams = DataStreamRegistry(on_error=self._stream_error)
-        self.mailbox = MemoryMailbox(cfg.mailbox_capacity)
+        if cfg.durable:
+            self.mailbox = await DurableMailbox.open(
+                cfg.storage_path,
+                capacity=cfg.mailbox_capacity,
+                max_attempts=cfg.mailbox_max_attempts,
+            )
+        else:
+            self.mailbox = MemoryMailbox(cfg.mailbox_capacity)
         self.scheduler = Scheduler(self, self.workload, self.mailbox)
         self.gate = InboundGate(
             pending=self.pending,

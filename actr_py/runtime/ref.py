@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DeadlineExceeded
 from ..ids import ActorId
+from ..inbound.durable_mailbox import DurableMailbox
+from ..inbound.mailbox import MemoryMailbox
 from ..inbound.stream_registry import StreamCallback
 from .context import Context
 
@@ -30,6 +32,12 @@ class ActrRef:
     @property
     def node(self) -> ActrNode:
         return self._node
+
+    @property
+    def mailbox(self) -> MemoryMailbox | DurableMailbox:
+        """The node's mailbox; the durable one has the dead-letter API
+        (``list_dead_letters``, ``get_dead_letter``, ``redrive``, ``purge``, ``stats``)."""
+        return self._node.mailbox
 
     @property
     def context(self) -> Context:

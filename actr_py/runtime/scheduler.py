@@ -76,10 +76,14 @@ class Scheduler:
         )
 
     async def accept(
-        self, sender: ActorId, payload_type: PayloadType, env: package_pb2.RpcEnvelope
+        self,
+        sender: ActorId,
+        payload_type: PayloadType,
+        env: package_pb2.RpcEnvelope,
+        raw: bytes | None = None,
     ) -> None:
         """Inbound gate -> here, for every request and tell."""
-        msg = InboundMessage(sender, payload_type, env)
+        msg = InboundMessage(sender, payload_type, env, raw=raw)
         if not self._accepting:
             await self._refuse(msg, StateError(f"actor {self.node.actor_id} is stopping", code=503))
             return
@@ -153,12 +157,21 @@ class Scheduler:
         chains[chain] = chains.get(chain, 0) + 1
         reply: package_pb2.RpcEnvelope | None = None
         failure: BaseException | None = None
+        # Why the message can never succeed (dead-lettered at once when durable),
+        # or whether it crashed the handler (retried while attempts remain).
+        poison: str | None = None
+        crashed = False
         ctx = Context(self.node, msg.sender, env.request_id, chain)
         try:
             spec = self.handlers.get(env.route_key)
             if spec is None:
+                poison = "unknown_route"
                 raise NotFound(f"no handler for route {env.route_key!r} on {self.node.actor_id}")
-            request = decode_payload(env.payload, ctype, spec.request_type)
+            try:
+                request = decode_payload(env.payload, ctype, spec.request_type)
+            except BadRequest:
+                poison = "undecodable"
+                raise
             if spec.is_async:
                 result = await self._bound[spec.route_key](ctx, request)
             else:
@@ -172,7 +185,7 @@ class Scheduler:
         except asyncio.CancelledError:
             # Stopping past the grace period. A durable message stays in flight
             # and is redelivered on restart; an in-memory one is answered 503.
-            if is_request and not self.mailbox.durable:
+            if is_request and not self._durable:
                 reply = envcodec.error_response(
                     env.route_key, env.request_id, 503, "actor stopped before answering"
                 )
@@ -183,18 +196,39 @@ class Scheduler:
             reply = envcodec.error_response(env.route_key, env.request_id, exc.code, exc.message)
         except Exception as exc:
             failure = exc
+            crashed = True
             text = f"handler error: {type(exc).__name__}: {exc}"
             reply = envcodec.error_response(env.route_key, env.request_id, 500, text)
         finally:
             _release_chain(chains, chain)
-        if reply is not None and is_request:
-            await self.node._send_reply(msg.sender, msg.payload_type, reply)
-        # Acknowledged only after the reply went to the outbound gate.
         if self._durable:
-            data = reply.SerializeToString() if reply is not None and is_request else None
-            await self.mailbox.complete(msg, data)
+            await self._settle_durable(msg, reply if is_request else None, failure, poison, crashed)
+        elif reply is not None and is_request:
+            await self.node._send_reply(msg.sender, msg.payload_type, reply)
         if failure is not None:
             await self._report(ctx, failure)
+
+    async def _settle_durable(
+        self,
+        msg: InboundMessage,
+        reply: package_pb2.RpcEnvelope | None,
+        failure: BaseException | None,
+        poison: str | None,
+        crashed: bool,
+    ) -> None:
+        """Reply, then acknowledge: the row goes only once the reply is handed over."""
+        mailbox = self.mailbox
+        reason = str(failure) if failure is not None else ""
+        if crashed and not await mailbox.fail(msg, "handler_error", reason):
+            return  # requeued: it runs again, and only the last attempt answers
+        if reply is not None:
+            await self.node._send_reply(msg.sender, msg.payload_type, reply)
+        if crashed:
+            return  # fail() already moved it to dead letters
+        if poison is not None:
+            await mailbox.dead_letter(msg, poison, reason)
+        else:
+            await mailbox.complete(msg, reply.SerializeToString() if reply is not None else None)
 
     async def _invoke(self, spec: HandlerSpec, ctx: Context, request: Any) -> Any:
         fn = self._bound[spec.route_key]

@@ -42,9 +42,9 @@ class NodeProcess:
 
 
 @contextlib.asynccontextmanager
-async def node_process(signaling_url: str, *args: str, timeout: float = 20.0
-                       ) -> AsyncIterator[NodeProcess]:
-    env = dict(os.environ, PYTHONPATH=str(_ROOT))
+async def node_process(signaling_url: str, *args: str, timeout: float = 20.0,
+                       env: dict[str, str] | None = None) -> AsyncIterator[NodeProcess]:
+    env = dict(os.environ, PYTHONPATH=str(_ROOT), **(env or {}))
     # stderr goes to a file: a pipe nobody reads would stall a chatty child.
     log = tempfile.NamedTemporaryFile(prefix="actr-node-", suffix=".log", delete=False)
     proc = await asyncio.create_subprocess_exec(

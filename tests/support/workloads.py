@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+from pathlib import Path
 
 from actr_py import ActorId, Context, DataStream, PayloadType, Workload, handler
 
@@ -73,4 +74,44 @@ class EchoService(Workload):
         return n
 
 
-WORKLOADS = {"echo": EchoService}
+class DurableProbe(Workload):
+    """Logs each handler start and end in its own SQLite file (autocommit), so a
+    test can tell from outside which messages ran, how often, and which finished.
+
+    ``ACTR_PROBE_EFFECTS`` names the log; the message numbered ``ACTR_PROBE_CRASH_AT``
+    announces itself on stdout and hangs (once: a marker file remembers), so the
+    test can SIGKILL the process mid-handler.
+    """
+
+    def __init__(self) -> None:
+        import sqlite3
+
+        self.db = sqlite3.connect(os.environ["ACTR_PROBE_EFFECTS"], isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS log (pid INT, event TEXT, request_id TEXT, n INT)"
+        )
+        self.crash_at = int(os.environ.get("ACTR_PROBE_CRASH_AT", "-1"))
+        self.marker = os.environ["ACTR_PROBE_EFFECTS"] + ".crashed"
+
+    def _crashed_before(self) -> bool:
+        return Path(self.marker).exists()
+
+    def _log(self, event: str, ctx: Context, n: int) -> None:
+        self.db.execute("INSERT INTO log VALUES (?, ?, ?, ?)",
+                        (os.getpid(), event, ctx.request_id, n))
+
+    @handler("probe.Probe.Work")
+    async def work(self, ctx: Context, n: int) -> int:
+        self._log("start", ctx, n)
+        if n == self.crash_at and not self._crashed_before():
+            Path(self.marker).touch()  # noqa: ASYNC240 - a test probe, once per run
+            depth = ctx._node.mailbox.depth()
+            print(f"IN_HANDLER {n} depth={depth}", flush=True)
+            await asyncio.sleep(3600)
+        await asyncio.sleep(0.001)
+        self._log("end", ctx, n)
+        return n
+
+
+WORKLOADS = {"echo": EchoService, "probe": DurableProbe}
