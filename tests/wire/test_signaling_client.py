@@ -14,13 +14,16 @@ from actr_py.credential import credential_to_query, decode_token
 from actr_py.errors import (
     DeadlineExceeded,
     Forbidden,
+    NotFound,
+    ProtocolError,
     StateError,
     Unauthorized,
     Unavailable,
 )
 from actr_py.ids import ActorId, ActrTypeName
-from actr_py.proto import actr_pb2, webrtc_pb2
+from actr_py.proto import actr_pb2, signaling_pb2, webrtc_pb2
 from actr_py.wire.signaling import Backoff, Correlator, SignalingClient
+from actr_py.wire.signaling.envelope import decode_envelope, error_from_reply, make_envelope
 from signaling_server.__main__ import main as server_cli
 from tests.signaling_server._raw import RawPeer
 from tests.support.signaling import signaling_server, signaling_server_sync
@@ -104,6 +107,46 @@ async def test_correlator_timeout_is_504_and_forgets_the_request():
         await c.wait("slow", fut, 0.01)
     assert info.value.code == 504 and "slow" not in c
     assert not c.resolve("slow", "late")
+
+
+def test_decode_refuses_what_upb_would_let_through():
+    good = make_envelope(actr_to_server=signaling_pb2.ActrToSignaling(
+        source=ActorId(1, 5, ECHO).to_proto(),
+        credential=actr_pb2.AIdCredential(encrypted_token=b"\xff\xfe", token_key_id=1),
+        discovery_request=actr_pb2.DiscoveryRequest(manufacturer="acme")))
+    data = good.SerializeToString()
+    assert decode_envelope(data) == good  # binary token bytes are fine
+    # The same bytes with "acme" turned into invalid UTF-8 deep inside.
+    with pytest.raises(ProtocolError, match="manufacturer is not valid UTF-8"):
+        decode_envelope(data.replace(b"acme", b"ac\xffe"))
+    with pytest.raises(ProtocolError, match="required"):
+        decode_envelope(signaling_pb2.SignalingEnvelope(envelope_id="x").SerializePartialToString())
+    with pytest.raises(ProtocolError, match="envelope_version 2"):
+        decode_envelope(signaling_pb2.SignalingEnvelope(
+            envelope_version=2, envelope_id="x", envelope_error={"code": 1, "message": ""}
+        ).SerializeToString())
+    with pytest.raises(ProtocolError, match="no flow"):
+        decode_envelope(signaling_pb2.SignalingEnvelope(envelope_version=1, envelope_id="x")
+                        .SerializeToString())
+    with pytest.raises(ProtocolError, match="undecodable"):
+        decode_envelope(b"\xff\xff\xff")
+
+
+def test_errors_are_read_from_all_three_reply_shapes():
+    err = actr_pb2.ErrorResponse(code=404, message="gone")
+    target = ActorId(1, 5, ECHO).to_proto()
+    shapes = [
+        make_envelope(envelope_error=err),
+        make_envelope(server_to_actr=signaling_pb2.SignalingToActr(target=target, error=err)),
+        make_envelope(server_to_actr=signaling_pb2.SignalingToActr(
+            target=target, get_endpoint_response=actr_pb2.GetEndpointResponse(error=err))),
+    ]
+    for env in shapes:
+        exc = error_from_reply(env)
+        assert isinstance(exc, NotFound) and exc.message == "gone"
+    ok = make_envelope(server_to_actr=signaling_pb2.SignalingToActr(
+        target=target, pong=actr_pb2.Pong(seq=1)))
+    assert error_from_reply(ok) is None
 
 
 # ---- against the real server ----------------------------------------------------

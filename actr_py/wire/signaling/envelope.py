@@ -79,9 +79,11 @@ def decode_envelope(data: bytes) -> signaling_pb2.SignalingEnvelope:
     if not env.IsInitialized():
         missing = ", ".join(env.FindInitializationErrors()[:5])
         raise ProtocolError(f"envelope misses required fields: {missing}")
-    bad = _invalid_utf8_field(env)
-    if bad is not None:
-        raise ProtocolError(f"envelope field {bad} is not valid UTF-8")
+    # Invalid UTF-8 needs a byte >= 0x80; most replies have none, so skip the walk.
+    if not data.isascii():
+        bad = _invalid_utf8_field(env)
+        if bad is not None:
+            raise ProtocolError(f"envelope field {bad} is not valid UTF-8")
     if env.envelope_version != ENVELOPE_VERSION:
         raise ProtocolError(f"unsupported envelope_version {env.envelope_version}")
     if env.WhichOneof("flow") is None:
