@@ -352,3 +352,34 @@ async def test_plain_peer_answering_interoperates(hub: RelayHub) -> None:
     finally:
         await alice.close()
         await plain.close()
+
+
+async def test_trickle_sends_every_candidate_then_end_of_candidates(hub: RelayHub) -> None:
+    seen: list[tuple[Any, Any]] = []
+
+    def record(source: Any, target: Any, payload: Any) -> None:
+        seen.append((source, payload))
+
+    hub.intercept = record  # observe only
+    alice, bob = Node(ALICE, hub), Node(BOB, hub, echo=True)
+    try:
+        conn = await alice.coordinator.connect(BOB)
+        await echo_once(alice, conn)
+        for side, description in (
+            (ALICE, conn.peer_connection.localDescription),
+            (BOB, conn.peer_connection.remoteDescription),
+        ):
+            trickled = [
+                p for s, p in seen if s == side and isinstance(p, webrtc_pb2.IceCandidate)
+            ]
+            kinds = [kind_of(p) for p in trickled]
+            assert kinds[-1] == "END_OF_CANDIDATES" and kinds.count("END_OF_CANDIDATES") == 1
+            assert kinds[:-1] and set(kinds[:-1]) == {"CANDIDATE"}
+            ufrag = re.search(r"a=ice-ufrag:(\S+)", description.sdp)
+            assert ufrag is not None
+            assert {p.username_fragment for p in trickled} == {ufrag.group(1)}
+            assert all(p.sdp_mid == "0" and p.sdp_mline_index == 0 for p in trickled)
+            assert all(" 127.0.0.1 " in p.candidate for p in trickled if p.candidate)
+    finally:
+        await alice.close()
+        await bob.close()
