@@ -464,3 +464,41 @@ class GetEndpointResponse(_message.Message):
     success: CandidateEndpoint
     error: ErrorResponse
     def __init__(self, success: _Optional[_Union[CandidateEndpoint, _Mapping]] = ..., error: _Optional[_Union[ErrorResponse, _Mapping]] = ...) -> None: ...
+
+class ActorPlacementRequest(_message.Message):
+    __slots__ = ("op", "storage_id", "name", "key", "create")
+    class Op(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        CLAIM: _ClassVar[ActorPlacementRequest.Op]
+        RELEASE: _ClassVar[ActorPlacementRequest.Op]
+        ANNOUNCE: _ClassVar[ActorPlacementRequest.Op]
+    CLAIM: ActorPlacementRequest.Op
+    RELEASE: ActorPlacementRequest.Op
+    ANNOUNCE: ActorPlacementRequest.Op
+    OP_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    CREATE_FIELD_NUMBER: _ClassVar[int]
+    op: ActorPlacementRequest.Op
+    storage_id: str
+    name: str
+    key: str
+    create: bool
+    def __init__(self, op: _Optional[_Union[ActorPlacementRequest.Op, str]] = ..., storage_id: _Optional[str] = ..., name: _Optional[str] = ..., key: _Optional[str] = ..., create: _Optional[bool] = ...) -> None: ...
+
+class ActorPlacement(_message.Message):
+    __slots__ = ("owner", "ws_address")
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    WS_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    owner: ActrId
+    ws_address: str
+    def __init__(self, owner: _Optional[_Union[ActrId, _Mapping]] = ..., ws_address: _Optional[str] = ...) -> None: ...
+
+class ActorPlacementResponse(_message.Message):
+    __slots__ = ("success", "error")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    success: ActorPlacement
+    error: ErrorResponse
+    def __init__(self, success: _Optional[_Union[ActorPlacement, _Mapping]] = ..., error: _Optional[_Union[ErrorResponse, _Mapping]] = ...) -> None: ...

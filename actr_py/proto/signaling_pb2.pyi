@@ -17,7 +17,7 @@ class PeerToSignaling(_message.Message):
     def __init__(self, register_request: _Optional[_Union[_actr_pb2.RegisterRequest, _Mapping]] = ...) -> None: ...
 
 class ActrToSignaling(_message.Message):
-    __slots__ = ("source", "credential", "unregister_request", "ping", "credential_update_request", "discovery_request", "route_candidates_request", "get_service_spec_request", "subscribe_actr_up_request", "unsubscribe_actr_up_request", "error", "get_endpoint_request")
+    __slots__ = ("source", "credential", "unregister_request", "ping", "credential_update_request", "discovery_request", "route_candidates_request", "get_service_spec_request", "subscribe_actr_up_request", "unsubscribe_actr_up_request", "error", "get_endpoint_request", "actor_placement_request")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     UNREGISTER_REQUEST_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class ActrToSignaling(_message.Message):
     UNSUBSCRIBE_ACTR_UP_REQUEST_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     GET_ENDPOINT_REQUEST_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_PLACEMENT_REQUEST_FIELD_NUMBER: _ClassVar[int]
     source: _actr_pb2.ActrId
     credential: _actr_pb2.AIdCredential
     unregister_request: _actr_pb2.UnregisterRequest
@@ -42,10 +43,11 @@ class ActrToSignaling(_message.Message):
     unsubscribe_actr_up_request: _actr_pb2.UnsubscribeActrUpRequest
     error: _actr_pb2.ErrorResponse
     get_endpoint_request: _actr_pb2.GetEndpointRequest
-    def __init__(self, source: _Optional[_Union[_actr_pb2.ActrId, _Mapping]] = ..., credential: _Optional[_Union[_actr_pb2.AIdCredential, _Mapping]] = ..., unregister_request: _Optional[_Union[_actr_pb2.UnregisterRequest, _Mapping]] = ..., ping: _Optional[_Union[_actr_pb2.Ping, _Mapping]] = ..., credential_update_request: _Optional[_Union[_actr_pb2.CredentialUpdateRequest, _Mapping]] = ..., discovery_request: _Optional[_Union[_actr_pb2.DiscoveryRequest, _Mapping]] = ..., route_candidates_request: _Optional[_Union[_actr_pb2.RouteCandidatesRequest, _Mapping]] = ..., get_service_spec_request: _Optional[_Union[_actr_pb2.GetServiceSpecRequest, _Mapping]] = ..., subscribe_actr_up_request: _Optional[_Union[_actr_pb2.SubscribeActrUpRequest, _Mapping]] = ..., unsubscribe_actr_up_request: _Optional[_Union[_actr_pb2.UnsubscribeActrUpRequest, _Mapping]] = ..., error: _Optional[_Union[_actr_pb2.ErrorResponse, _Mapping]] = ..., get_endpoint_request: _Optional[_Union[_actr_pb2.GetEndpointRequest, _Mapping]] = ...) -> None: ...
+    actor_placement_request: _actr_pb2.ActorPlacementRequest
+    def __init__(self, source: _Optional[_Union[_actr_pb2.ActrId, _Mapping]] = ..., credential: _Optional[_Union[_actr_pb2.AIdCredential, _Mapping]] = ..., unregister_request: _Optional[_Union[_actr_pb2.UnregisterRequest, _Mapping]] = ..., ping: _Optional[_Union[_actr_pb2.Ping, _Mapping]] = ..., credential_update_request: _Optional[_Union[_actr_pb2.CredentialUpdateRequest, _Mapping]] = ..., discovery_request: _Optional[_Union[_actr_pb2.DiscoveryRequest, _Mapping]] = ..., route_candidates_request: _Optional[_Union[_actr_pb2.RouteCandidatesRequest, _Mapping]] = ..., get_service_spec_request: _Optional[_Union[_actr_pb2.GetServiceSpecRequest, _Mapping]] = ..., subscribe_actr_up_request: _Optional[_Union[_actr_pb2.SubscribeActrUpRequest, _Mapping]] = ..., unsubscribe_actr_up_request: _Optional[_Union[_actr_pb2.UnsubscribeActrUpRequest, _Mapping]] = ..., error: _Optional[_Union[_actr_pb2.ErrorResponse, _Mapping]] = ..., get_endpoint_request: _Optional[_Union[_actr_pb2.GetEndpointRequest, _Mapping]] = ..., actor_placement_request: _Optional[_Union[_actr_pb2.ActorPlacementRequest, _Mapping]] = ...) -> None: ...
 
 class SignalingToActr(_message.Message):
-    __slots__ = ("target", "register_response", "unregister_response", "pong", "discovery_response", "route_candidates_response", "get_service_spec_response", "subscribe_actr_up_response", "unsubscribe_actr_up_response", "actr_up_event", "error", "get_endpoint_response")
+    __slots__ = ("target", "register_response", "unregister_response", "pong", "discovery_response", "route_candidates_response", "get_service_spec_response", "subscribe_actr_up_response", "unsubscribe_actr_up_response", "actr_up_event", "error", "get_endpoint_response", "actor_placement_response")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     REGISTER_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     UNREGISTER_RESPONSE_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +60,7 @@ class SignalingToActr(_message.Message):
     ACTR_UP_EVENT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     GET_ENDPOINT_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_PLACEMENT_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     target: _actr_pb2.ActrId
     register_response: _actr_pb2.RegisterResponse
     unregister_response: _actr_pb2.UnregisterResponse
@@ -70,7 +73,8 @@ class SignalingToActr(_message.Message):
     actr_up_event: _actr_pb2.ActrUpEvent
     error: _actr_pb2.ErrorResponse
     get_endpoint_response: _actr_pb2.GetEndpointResponse
-    def __init__(self, target: _Optional[_Union[_actr_pb2.ActrId, _Mapping]] = ..., register_response: _Optional[_Union[_actr_pb2.RegisterResponse, _Mapping]] = ..., unregister_response: _Optional[_Union[_actr_pb2.UnregisterResponse, _Mapping]] = ..., pong: _Optional[_Union[_actr_pb2.Pong, _Mapping]] = ..., discovery_response: _Optional[_Union[_actr_pb2.DiscoveryResponse, _Mapping]] = ..., route_candidates_response: _Optional[_Union[_actr_pb2.RouteCandidatesResponse, _Mapping]] = ..., get_service_spec_response: _Optional[_Union[_actr_pb2.GetServiceSpecResponse, _Mapping]] = ..., subscribe_actr_up_response: _Optional[_Union[_actr_pb2.SubscribeActrUpResponse, _Mapping]] = ..., unsubscribe_actr_up_response: _Optional[_Union[_actr_pb2.UnsubscribeActrUpResponse, _Mapping]] = ..., actr_up_event: _Optional[_Union[_actr_pb2.ActrUpEvent, _Mapping]] = ..., error: _Optional[_Union[_actr_pb2.ErrorResponse, _Mapping]] = ..., get_endpoint_response: _Optional[_Union[_actr_pb2.GetEndpointResponse, _Mapping]] = ...) -> None: ...
+    actor_placement_response: _actr_pb2.ActorPlacementResponse
+    def __init__(self, target: _Optional[_Union[_actr_pb2.ActrId, _Mapping]] = ..., register_response: _Optional[_Union[_actr_pb2.RegisterResponse, _Mapping]] = ..., unregister_response: _Optional[_Union[_actr_pb2.UnregisterResponse, _Mapping]] = ..., pong: _Optional[_Union[_actr_pb2.Pong, _Mapping]] = ..., discovery_response: _Optional[_Union[_actr_pb2.DiscoveryResponse, _Mapping]] = ..., route_candidates_response: _Optional[_Union[_actr_pb2.RouteCandidatesResponse, _Mapping]] = ..., get_service_spec_response: _Optional[_Union[_actr_pb2.GetServiceSpecResponse, _Mapping]] = ..., subscribe_actr_up_response: _Optional[_Union[_actr_pb2.SubscribeActrUpResponse, _Mapping]] = ..., unsubscribe_actr_up_response: _Optional[_Union[_actr_pb2.UnsubscribeActrUpResponse, _Mapping]] = ..., actr_up_event: _Optional[_Union[_actr_pb2.ActrUpEvent, _Mapping]] = ..., error: _Optional[_Union[_actr_pb2.ErrorResponse, _Mapping]] = ..., get_endpoint_response: _Optional[_Union[_actr_pb2.GetEndpointResponse, _Mapping]] = ..., actor_placement_response: _Optional[_Union[_actr_pb2.ActorPlacementResponse, _Mapping]] = ...) -> None: ...
 
 class ActrRelay(_message.Message):
     __slots__ = ("source", "credential", "target", "ice_candidate", "session_description", "role_negotiation", "role_assignment")
