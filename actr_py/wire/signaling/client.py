@@ -73,6 +73,7 @@ _REPLY_FIELD: dict[str, str] = {
     "subscribe_actr_up_request": "subscribe_actr_up_response",
     "unsubscribe_actr_up_request": "unsubscribe_actr_up_response",
     "get_endpoint_request": "get_endpoint_response",
+    "actor_placement_request": "actor_placement_response",
 }
 _RELAY_FIELD: dict[type, str] = {
     webrtc_pb2.IceCandidate: "ice_candidate",
@@ -355,6 +356,24 @@ class SignalingClient:
         """The ws address ``actor_id`` published (None if it has none); NotFound if offline."""
         endpoint = await self.request(actr_pb2.GetEndpointRequest(target=actor_id.to_proto()))
         return endpoint.ws_address if endpoint.HasField("ws_address") else None
+
+    async def claim_key(
+        self, name: str, key: str, storage_id: str, *, create: bool = False
+    ) -> tuple[ActorId, str | None]:
+        """The node serving virtual actor ``(name, key)`` and its ws address.
+
+        ``create=True`` makes the key's home this node's storage if it has none
+        yet; otherwise a key without a home is NotFound. See actr_py.actors.placement.
+        """
+        req = actr_pb2.ActorPlacementRequest(
+            op=actr_pb2.ActorPlacementRequest.CLAIM, storage_id=storage_id, name=name, key=key,
+            create=create,
+        )
+        placed = await self.request(req)
+        return (
+            ActorId.from_proto(placed.owner),
+            placed.ws_address if placed.HasField("ws_address") else None,
+        )
 
     async def get_service_spec(self, name: str) -> actr_pb2.ServiceSpec:
         return await self.request(actr_pb2.GetServiceSpecRequest(name=name))
