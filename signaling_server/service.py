@@ -52,6 +52,7 @@ from .acl import AccessPolicy, may_discover, may_relay
 from .config import ServerConfig
 from .connection import Connection
 from .metrics import Metrics
+from .placement import PlacementService
 from .ratelimit import KeyedRateLimiter, TokenBucket
 from .registry import Registry, Session, type_key
 from .store import RegistrationRow, Store
@@ -82,6 +83,7 @@ _RESPONSES: dict[str, tuple[str, Any]] = {
         actr_pb2.UnsubscribeActrUpResponse,
     ),
     "get_endpoint_request": ("get_endpoint_response", actr_pb2.GetEndpointResponse),
+    "actor_placement_request": ("actor_placement_response", actr_pb2.ActorPlacementResponse),
 }
 
 
@@ -140,6 +142,7 @@ class SignalingService:
             {k.key_id: public_key_bytes(private_key_from_bytes(k.private_key)) for k in keys}
         )
         self.registry = Registry()
+        self.placement = PlacementService(self)
         self.metrics = Metrics()
         self.connection_limiter = KeyedRateLimiter(config.connection_rate, config.connection_burst)
         self.connections: set[Connection] = set()
@@ -157,6 +160,7 @@ class SignalingService:
             "subscribe_actr_up_request": self._on_subscribe,
             "unsubscribe_actr_up_request": self._on_unsubscribe,
             "get_endpoint_request": self._on_get_endpoint,
+            "actor_placement_request": self.placement.handle,
             "error": self._on_actor_error,
         }
 
@@ -198,6 +202,7 @@ class SignalingService:
         stale = [s for s in self.registry.sessions() if now - s.last_seen > limit]
         for session in stale:
             self.registry.remove(session.actor_id.serial)
+            self.placement.node_gone(session)
             session.conn.session = None
             self.metrics.evictions_total += 1
             silent = now - session.last_seen
@@ -413,6 +418,7 @@ class SignalingService:
             session.conn.session = None
         if forget:
             self.store.delete_registration(session.actor_id.serial)
+            self.placement.node_gone(session)
 
     async def restore(self, conn: Connection, query: Mapping[str, str]) -> None:
         """Reconnect with identity (``?actor_id=&token=&token_key_id=&psk=``).
