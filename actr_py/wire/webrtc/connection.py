@@ -304,7 +304,8 @@ class WebRtcConnection(WireConnection):
         if not self._closed:
             for lane in self._lanes.values():
                 if lane.pending:
-                    self._flush_pending(lane)
+                    with contextlib.suppress(Unavailable):  # lost with the channel
+                        self._flush_pending(lane)
             if self._control is not None and self._control.readyState == "open":
                 self._send_control(control.Goodbye(reason))
             self._teardown(None)
@@ -697,9 +698,7 @@ class WebRtcConnection(WireConnection):
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    logger.exception(
-                        "frame handler failed on %s from %s", payload_type.name, peer
-                    )
+                    logger.exception("frame handler failed on %s from %s", payload_type.name, peer)
                 if credit_every:
                     inbox.consumed += len(frame)
                     if inbox.consumed >= credit_every:
@@ -776,12 +775,14 @@ class WebRtcConnection(WireConnection):
         interval = self._config.heartbeat_interval
         timeout = self._config.heartbeat_timeout
         seen = self._signs_of_life()
-        last_alive = self._loop.time()
+        last_alive = last_tick = self._loop.time()
         while not self._closed:
             await asyncio.sleep(interval)
             now = self._loop.time()
             alive = self._signs_of_life()
-            if alive != seen:
+            starved = now - last_tick >= timeout  # we were not running: judge nothing
+            last_tick = now
+            if alive != seen or starved:
                 seen = alive
                 last_alive = now
             elif now - last_alive >= timeout:
@@ -798,4 +799,3 @@ class WebRtcConnection(WireConnection):
     def __repr__(self) -> str:
         state = "closed" if self._closed else (self._mode or "connecting")
         return f"<WebRtcConnection {self.peer_id} {state}>"
-

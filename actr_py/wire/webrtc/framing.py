@@ -236,8 +236,7 @@ class Reassembler:
             partial = self._start(message_id, count)
         elif partial.count != count:
             raise ProtocolError(
-                f"actr-py/1: message {message_id} announced {partial.count} fragments, "
-                f"then {count}"
+                f"actr-py/1: message {message_id} announced {partial.count} fragments, then {count}"
             )
         if index in partial.parts:
             if self.strict:

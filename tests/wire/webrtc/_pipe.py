@@ -91,7 +91,7 @@ async def _child(child_id: ActorId, parent_id: ActorId) -> None:
         child_id,
         Relay(),
         echo,
-        config=WebRtcConfig(heartbeat_interval=0.2, heartbeat_timeout=1.0),
+        config=WebRtcConfig(heartbeat_interval=0.2, heartbeat_timeout=1.5),
     )
 
     async def inbound(kind: int, payload: Any) -> None:

@@ -47,7 +47,7 @@ FAST = WebRtcConfig(
     role_timeout=0.3,
     hello_timeout=0.5,
     heartbeat_interval=0.2,
-    heartbeat_timeout=1.0,
+    heartbeat_timeout=1.5,
 )
 
 Inbound = Callable[[ActorId, Any], Awaitable[None]]

@@ -93,9 +93,7 @@ async def test_ten_thousand_frames_keep_order_on_stream_reliable(hub: RelayHub) 
         await receiver.close()
 
 
-async def test_latency_first_lane_is_unordered_partial_and_delivers(
-    alice: Node, bob: Node
-) -> None:
+async def test_latency_first_lane_is_unordered_partial_and_delivers(alice: Node, bob: Node) -> None:
     conn = await alice.coordinator.connect(BOB)
     (remote,) = bob.announced
     channel = remote._lanes[PayloadType.STREAM_LATENCY_FIRST].channel
