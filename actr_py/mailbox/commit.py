@@ -13,7 +13,6 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .checkpoint import Checkpointer
@@ -25,45 +24,35 @@ __all__ = ["GroupCommitter"]
 Apply = Callable[[Store], Any]
 
 
-class _Op:
-    __slots__ = ("apply", "future", "on_abort", "on_commit")
-
-    def __init__(
-        self,
-        apply: Apply,
-        future: asyncio.Future[Any] | None,
-        on_commit: Callable[[Any], None] | None,
-        on_abort: Callable[[], None] | None,
-    ) -> None:
-        self.apply = apply
-        self.future = future
-        self.on_commit = on_commit
-        self.on_abort = on_abort
+#: (apply, future, on_commit, on_abort): a plain tuple, built once per operation.
+_Op = tuple[
+    Apply,
+    "asyncio.Future[Any] | None",
+    "Callable[[Any], None] | None",
+    "Callable[[], None] | None",
+]
 
 
 class GroupCommitter:
-    """Runs queued operations in batches, one transaction per batch.
+    """Runs queued operations in batches, one transaction per batch, on the loop.
 
     A batch is flushed by a callback scheduled when its first operation
     arrives, so everything queued by the tasks running in that loop iteration
-    rides in the same transaction.
+    rides in the same transaction. SQLite runs on the loop thread: a writer
+    thread measured slower (see docs/mailbox.md); only checkpoints, one long
+    call each, run on a thread.
     """
 
-    def __init__(
-        self, store: Store, *, background_checkpoint: bool = True, thread: bool = False
-    ) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
         self._loop = asyncio.get_running_loop()
         self._ops: list[_Op] = []
         self._scheduled = False
-        self._busy = False
         self._paused = False
-        self._pause_waiting: threading.Event | None = None
         self._idle = asyncio.Event()
         self._idle.set()
-        self._pool = ThreadPoolExecutor(1, "actr-mailbox") if thread else None
         self._checkpointer: Checkpointer | None = None
-        if background_checkpoint and not store.in_memory:
+        if not store.in_memory:
             self._checkpointer = Checkpointer(
                 store.path, self._loop, pause=self._pause, resume=self._resume
             )
@@ -80,40 +69,38 @@ class GroupCommitter:
     ) -> asyncio.Future[Any]:
         """Queue ``apply``; the future resolves to its result after the commit."""
         future = self._loop.create_future()
-        self._ops.append(_Op(apply, future, on_commit, on_abort))
-        if not (self._scheduled or self._busy or self._paused):
+        self._ops.append((apply, future, on_commit, on_abort))
+        if not (self._scheduled or self._paused):
             self._scheduled = True
             self._loop.call_soon(self._flush)
         return future
 
     def defer(self, apply: Apply) -> None:
         """Queue housekeeping that rides along with the next batch, whenever it runs."""
-        self._ops.append(_Op(apply, None, None, None))
+        self._ops.append((apply, None, None, None))
 
     async def drain(self) -> None:
         """Wait until everything queued so far has committed (or failed)."""
-        while self._ops or self._busy or self._scheduled or self._paused:
+        while self._ops or self._scheduled or self._paused:
             self._kick()
             self._idle.clear()
             await self._idle.wait()
 
     def close(self) -> None:
-        """Stop the helper threads; call after :meth:`drain`."""
+        """Stop the checkpoint thread; call after :meth:`drain`."""
         if self._checkpointer is not None:
             self._checkpointer.close()
             self._checkpointer = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
 
     # ---- running ------------------------------------------------------------
 
     def _kick(self) -> None:
-        if self._ops and not (self._scheduled or self._busy or self._paused):
+        if self._ops and not (self._scheduled or self._paused):
             self._scheduled = True
             self._loop.call_soon(self._flush)
 
     def _set_idle(self) -> None:
-        if not (self._ops or self._busy or self._scheduled or self._paused):
+        if not (self._ops or self._scheduled or self._paused):
             self._idle.set()
 
     def _flush(self) -> None:
@@ -124,15 +111,7 @@ class GroupCommitter:
         if not ops:
             self._set_idle()
             return
-        applies = [op.apply for op in ops]
-        if self._pool is None:
-            self._finish(ops, self._run(applies))
-            return
-        self._busy = True
-        done = self._pool.submit(self._run, applies)
-        done.add_done_callback(
-            lambda f: self._loop.call_soon_threadsafe(self._finish_threaded, ops, f.result())
-        )
+        self._finish(ops, self._run([op[0] for op in ops]))
 
     def _run(self, applies: list[Apply]) -> list[Any] | BaseException:
         store = self._store
@@ -152,50 +131,45 @@ class GroupCommitter:
             return exc
         return results
 
-    def _finish_threaded(self, ops: list[_Op], outcome: list[Any] | BaseException) -> None:
-        self._busy = False
-        if self._pause_waiting is not None:
-            ready, self._pause_waiting = self._pause_waiting, None
-            self._paused = True
-            ready.set()
-        self._finish(ops, outcome)
-
     def _finish(self, ops: list[_Op], outcome: list[Any] | BaseException) -> None:
+        # A bug in one callback must not strand the other futures of the batch.
         if isinstance(outcome, BaseException):
-            for op in ops:
-                if op.on_abort is not None:
-                    self._callback(op.on_abort)
-                if op.future is not None and not op.future.done():
-                    op.future.set_exception(outcome)
+            for _, future, _, on_abort in ops:
+                if on_abort is not None:
+                    try:
+                        on_abort()
+                    except Exception as exc:
+                        self._callback_failed(exc)
+                if future is not None and not future.done():
+                    future.set_exception(outcome)
         else:
             self.commits += 1
             self.operations += len(ops)
             if self._checkpointer is not None:
                 self._checkpointer.committed(len(ops))
-            for op, result in zip(ops, outcome, strict=True):
-                if op.on_commit is not None:
-                    self._callback(op.on_commit, result)
-                if op.future is not None and not op.future.done():
-                    op.future.set_result(result)
+            for (_, future, on_commit, _), result in zip(ops, outcome, strict=True):
+                if on_commit is not None:
+                    try:
+                        on_commit(result)
+                    except Exception as exc:
+                        self._callback_failed(exc)
+                if future is not None and not future.done():
+                    future.set_result(result)
         self._kick()
         self._set_idle()
 
-    def _callback(self, fn: Callable[..., None], *args: Any) -> None:
-        # A bug in one callback must not strand the other futures of the batch.
-        try:
-            fn(*args)
-        except Exception as exc:
-            self._loop.call_exception_handler(
-                {"message": "mailbox commit callback failed", "exception": exc}
-            )
+    def _callback_failed(self, exc: Exception) -> None:
+        self._loop.call_exception_handler(
+            {"message": "mailbox commit callback failed", "exception": exc}
+        )
 
     # ---- checkpoint coordination (called on the loop) -----------------------
 
     def _pause(self, ready: threading.Event) -> None:
-        """Hold new transactions so the checkpointer can catch up with the WAL."""
-        if self._busy:
-            self._pause_waiting = ready  # pause once the running batch is done
-            return
+        """Hold new transactions so the checkpointer can catch up with the WAL.
+
+        Runs on the loop, so never inside a batch: no transaction is open.
+        """
         self._paused = True
         ready.set()
 

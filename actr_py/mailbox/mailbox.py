@@ -106,8 +106,6 @@ class Mailbox:
         on_backpressure: WaterMarkCallback | None = None,
         on_drained: WaterMarkCallback | None = None,
         clock: Callable[[], float] = time.time,
-        _writer_thread: bool = False,
-        _background_checkpoint: bool = True,
     ) -> Mailbox:
         """Open (or create) the mailbox file at ``path`` and recover it.
 
@@ -117,7 +115,7 @@ class Mailbox:
         ``clock`` is wall-clock seconds: answered times must mean the same after
         a restart.
         """
-        store = Store(os.fspath(path), auto_checkpoint=not _background_checkpoint)
+        store = Store(os.fspath(path))
         try:
             dedup = DedupWindow(dedup_entries, dedup_max_age, clock)
             core = MailboxCore(
@@ -130,9 +128,7 @@ class Mailbox:
             )
             cls._recover(store, core, clock)
             dead = store.count_dead()
-            committer = GroupCommitter(
-                store, background_checkpoint=_background_checkpoint, thread=_writer_thread
-            )
+            committer = GroupCommitter(store)
         except BaseException:
             store.close()
             raise

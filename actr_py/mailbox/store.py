@@ -34,8 +34,7 @@ CREATE TABLE IF NOT EXISTS messages (
     envelope     BLOB    NOT NULL,
     attempts     INTEGER NOT NULL,     -- deliveries so far
     state        TEXT    NOT NULL CHECK (state IN ('queued', 'in_flight')),
-    enqueued_at  REAL    NOT NULL,
-    UNIQUE (sender, request_id)
+    enqueued_at  REAL    NOT NULL
 );
 CREATE TABLE IF NOT EXISTS answered (
     id          INTEGER PRIMARY KEY,   -- answer order: appended, evicted as a prefix
@@ -136,7 +135,7 @@ def _lock(path: str) -> int | None:
 class Store:
     """Synchronous access to one mailbox file; not thread-safe, used serially."""
 
-    def __init__(self, path: str, *, auto_checkpoint: bool = False) -> None:
+    def __init__(self, path: str) -> None:
         self._lock_fd = _lock(path)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per batch.
         # check_same_thread=False: a writer thread may own it after open.
@@ -147,9 +146,8 @@ class Store:
             conn.execute("PRAGMA busy_timeout = 1000")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            if not auto_checkpoint:
-                # A Checkpointer does it off the loop (see checkpoint.py).
-                conn.execute("PRAGMA wal_autocheckpoint = 0")
+            # A Checkpointer does it off the loop (see checkpoint.py).
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, _SCHEMA_VERSION):
                 raise StateError(f"{path}: mailbox schema {version} is newer than this code")

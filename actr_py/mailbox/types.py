@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import Unavailable
 from ..payload_type import PayloadType
@@ -44,9 +45,8 @@ class MailboxStorageError(Unavailable):
     """SQLite refused a write (disk full, I/O error); nothing of that batch was kept."""
 
 
-@dataclass(frozen=True, slots=True)
-class MailboxEntry:
-    """One message as the consumer sees it.
+class MailboxEntry(NamedTuple):
+    """One message as the consumer sees it (a tuple: cheap on the hot path).
 
     ``seq`` is the arrival order and the handle for ``complete``/``fail``;
     ``attempts`` counts deliveries including this one (0 before the first), and
@@ -74,8 +74,7 @@ class Admission(enum.Enum):
     PENDING = "pending"
 
 
-@dataclass(frozen=True, slots=True)
-class EnqueueResult:
+class EnqueueResult(NamedTuple):
     admission: Admission
     #: The stored entry, when ``admission`` is ACCEPTED.
     entry: MailboxEntry | None = None
