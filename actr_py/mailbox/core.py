@@ -45,7 +45,6 @@ class Record:
     """
 
     __slots__ = (
-        "abandoned",
         "attempts",
         "enqueued_at",
         "envelope",
@@ -81,8 +80,6 @@ class Record:
         self.state = state
         #: complete/fail/dead_letter was called and its commit is pending.
         self.settling = False
-        #: The consumer that took it was cancelled before the delivery committed.
-        self.abandoned = False
 
     @property
     def key(self) -> DedupKey:
@@ -252,7 +249,6 @@ class MailboxCore:
         """A delivery that never reached a consumer: not an attempt."""
         del self.in_flight[rec.seq]
         rec.attempts -= 1
-        rec.abandoned = False
         rec.state = RecordState.QUEUED
         self.ready.push(rec.priority, rec.seq, rec)
 
