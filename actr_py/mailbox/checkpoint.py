@@ -86,8 +86,9 @@ class Checkpointer:
             try:
                 self._checkpoint()
                 self.checkpoints += 1
-            except sqlite3.Error:
+            except Exception:
                 # Nothing is lost: the WAL only grows until a later pass succeeds.
+                # The thread must outlive any error, or it would never run again.
                 log.exception("mailbox checkpoint failed")
 
     def _checkpoint(self) -> None:

@@ -48,6 +48,7 @@ class Record:
         "attempts",
         "enqueued_at",
         "envelope",
+        "key",
         "payload_type",
         "priority",
         "request_id",
@@ -80,10 +81,7 @@ class Record:
         self.state = state
         #: complete/fail/dead_letter was called and its commit is pending.
         self.settling = False
-
-    @property
-    def key(self) -> DedupKey:
-        return (self.sender, self.request_id)
+        self.key: DedupKey = (sender, request_id)
 
     def entry(self, envelope: bytes) -> MailboxEntry:
         return MailboxEntry(

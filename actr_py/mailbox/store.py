@@ -1,8 +1,8 @@
 """The SQLite file behind a mailbox: schema, pragmas and every statement.
 
-One connection, used by one thread at a time, in explicit transactions opened
-and committed by the group committer; a second connection only checkpoints
-(see :mod:`.checkpoint`). A lock file keeps a second process out.
+One connection, on the event loop's thread, in explicit transactions opened and
+committed by the group committer; a second connection only checkpoints (see
+:mod:`.checkpoint`). A lock file keeps a second process out.
 """
 
 from __future__ import annotations
@@ -133,15 +133,12 @@ def _lock(path: str) -> int | None:
 
 
 class Store:
-    """Synchronous access to one mailbox file; not thread-safe, used serially."""
+    """Synchronous access to one mailbox file, from the thread that opened it."""
 
     def __init__(self, path: str) -> None:
         self._lock_fd = _lock(path)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per batch.
-        # check_same_thread=False: a writer thread may own it after open.
-        conn = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, cached_statements=64
-        )
+        conn = sqlite3.connect(path, isolation_level=None, cached_statements=64)
         try:
             conn.execute("PRAGMA busy_timeout = 1000")
             conn.execute("PRAGMA journal_mode = WAL")
