@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +59,8 @@ class GroupCommitter:
             )
         self.commits = 0
         self.operations = 0
+        #: Longest transaction so far, in seconds: how long it held the loop.
+        self.longest = 0.0
 
     # ---- queueing -----------------------------------------------------------
 
@@ -111,7 +114,12 @@ class GroupCommitter:
         if not ops:
             self._set_idle()
             return
-        self._finish(ops, self._run([op[0] for op in ops]))
+        started = time.perf_counter()
+        outcome = self._run([op[0] for op in ops])
+        took = time.perf_counter() - started
+        if took > self.longest:
+            self.longest = took
+        self._finish(ops, outcome)
 
     def _run(self, applies: list[Apply]) -> list[Any] | BaseException:
         store = self._store

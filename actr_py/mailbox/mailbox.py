@@ -551,6 +551,7 @@ class Mailbox:
             rejected_full=self._rejected_full,
             commits=self._commit.commits,
             operations=self._commit.operations,
+            longest_commit=self._commit.longest,
         )
 
     # ---- internals ----------------------------------------------------------

@@ -127,3 +127,5 @@ class MailboxStats:
     #: Transactions committed and the operations they carried (group commit).
     commits: int
     operations: int
+    #: Longest transaction since open, in seconds; it ran on (and held) the loop.
+    longest_commit: float

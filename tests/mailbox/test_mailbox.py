@@ -69,6 +69,7 @@ async def test_roundtrip_enqueue_next_complete(db_path: Path) -> None:
         assert mb.depth() == 0 and mb.in_flight() == 0
         stats = mb.stats()
         assert (stats.accepted, stats.completed, stats.remembered) == (1, 1, 1)
+        assert stats.commits == 3 and 0 < stats.longest_commit < 60
     assert rows(db_path, "SELECT count(*) FROM messages") == [(0,)]
 
 
