@@ -389,6 +389,26 @@ class Mailbox:
         )
         return False
 
+    async def release(self, entry: MailboxEntry) -> None:
+        """Give back a message no handler has seen; the delivery is not counted.
+
+        For a consumer that took a message and then could not start it (the
+        node is stopping); it returns to its original queue position.
+        """
+        self._check_open()
+        core = self._core
+        rec = core.settle(entry.seq, entry.attempts)
+        seq, attempts = rec.seq, rec.attempts - 1
+
+        def committed(_: object) -> None:
+            core.unsettle(rec)
+            core.untake(rec)
+            self._wake()
+
+        await self._commit.submit(
+            lambda s: s.requeue(seq, attempts), committed, lambda: core.unsettle(rec)
+        )
+
     async def dead_letter(self, entry: MailboxEntry, category: str, message: str) -> int:
         """Move an in-flight message to dead letters now, whatever its attempts.
 

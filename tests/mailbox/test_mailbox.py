@@ -538,3 +538,25 @@ async def test_failing_water_mark_callback_does_not_break_the_mailbox(
         assert "water-mark callback failed" in caplog.text
         await mb.complete(await mb.next(), None)
         await put(mb, "s")
+
+
+async def test_release_gives_back_an_unstarted_message_without_counting_it(
+    db_path: Path,
+) -> None:
+    async with await Mailbox.open(db_path) as mb:
+        for rid in ("a", "b"):
+            await put(mb, rid)
+        a = await mb.next()
+        await mb.release(a)
+        assert mb.in_flight() == 0
+        assert rows(db_path, "SELECT state, attempts FROM messages WHERE request_id = 'a'") == [
+            ("queued", 0)
+        ]
+        with pytest.raises(StateError):
+            await mb.complete(a, b"released handles are void")
+        again = await mb.next()
+        assert (again.request_id, again.attempts) == ("a", 1)
+    assert rows(db_path, "SELECT request_id, state, attempts FROM messages ORDER BY seq") == [
+        ("a", "in_flight", 1),
+        ("b", "queued", 0),
+    ]
