@@ -31,7 +31,9 @@ from typing import Any
 
 from .errors import ConfigError, InvalidId
 from .ids import ActrTypeName
+from .payload_type import PayloadType
 from .proto import actr_pb2
+from .transport.route_table import LANE_KINDS, RouteTable
 
 __all__ = ["AclRuleConfig", "ActrConfig", "load_config"]
 
@@ -75,6 +77,11 @@ class ActrConfig:
     mailbox_max_attempts: int = 3
     mailbox_durable: bool | None = None  # None: durable when storage_path is a file
     websocket_listen: str | None = None  # "host:port" to accept direct peer lanes
+    webrtc_enabled: bool | None = None  # None: on whenever signaling_url is set
+    webrtc_connect_timeout: float = 5.0
+    webrtc_ice_addresses: tuple[str, ...] = ("127.0.0.1",)
+    #: PayloadType name -> ordered lane kinds, e.g. {"RPC_RELIABLE": ("websocket",)}
+    routes: tuple[tuple[str, tuple[str, ...]], ...] = ()
     log_level: str = "info"
     acl: tuple[AclRuleConfig, ...] = ()
     source: str = "<code>"
@@ -94,6 +101,15 @@ class ActrConfig:
 
     def with_(self, **changes: Any) -> ActrConfig:
         return replace(self, **changes)
+
+    @property
+    def webrtc(self) -> bool:
+        if self.signaling_url is None:
+            return False
+        return True if self.webrtc_enabled is None else self.webrtc_enabled
+
+    def route_table(self) -> RouteTable:
+        return RouteTable({PayloadType[name]: kinds for name, kinds in self.routes})
 
     @property
     def durable(self) -> bool:
@@ -133,15 +149,22 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str, bool]]] = {
     "system.websocket": {
         "listen": ((str,), "websocket_listen", False),
     },
+    "system.webrtc": {
+        "enabled": ((bool,), "webrtc_enabled", False),
+        "connect_timeout_ms": ((int,), "webrtc_connect_timeout", False),
+        "ice_addresses": ((list,), "webrtc_ice_addresses", False),
+    },
     "observability": {
         "level": ((str,), "log_level", False),
     },
 }
 _TABLES = {"package", "system", "observability", "acl"}
+_NESTED_FREE = {"system.routes"}  # tables whose keys are checked by their own parser
 
 
 def _type_name(types: tuple[type, ...]) -> str:
-    return {int: "an integer", str: "a string", bool: "a boolean"}.get(types[0], types[0].__name__)
+    names = {int: "an integer", str: "a string", bool: "a boolean", list: "an array"}
+    return names.get(types[0], types[0].__name__)
 
 
 def _check(value: Any, types: tuple[type, ...]) -> bool:
@@ -180,7 +203,7 @@ def config_from_dict(raw: dict[str, Any], src: str = "<dict>") -> ActrConfig:
             table = table.get(part, {}) if isinstance(table, dict) else {}
         if not isinstance(table, dict):
             raise fail(section, "must be a table")
-        nested = {k for k in _SCHEMA if k.startswith(section + ".")}
+        nested = {k for k in (*_SCHEMA, *_NESTED_FREE) if k.startswith(section + ".")}
         for key, value in table.items():
             dotted = f"{section}.{key}"
             if dotted in nested:
@@ -199,6 +222,16 @@ def config_from_dict(raw: dict[str, Any], src: str = "<dict>") -> ActrConfig:
         values["call_timeout"] = _positive_ms(
             values["call_timeout"], "system.call_timeout_ms", fail
         )
+    if "webrtc_connect_timeout" in values:
+        values["webrtc_connect_timeout"] = _positive_ms(
+            values["webrtc_connect_timeout"], "system.webrtc.connect_timeout_ms", fail
+        )
+    if "webrtc_ice_addresses" in values:
+        addrs = values["webrtc_ice_addresses"]
+        if not addrs or not all(isinstance(a, str) and a for a in addrs):
+            raise fail("system.webrtc.ice_addresses", "must be a non-empty array of addresses")
+        values["webrtc_ice_addresses"] = tuple(addrs)
+    values["routes"] = _parse_routes(raw.get("system", {}).get("routes", {}), fail)
     if "shutdown_grace" in values:
         values["shutdown_grace"] = _positive_ms(
             values["shutdown_grace"], "system.shutdown_grace_ms", fail
@@ -225,6 +258,24 @@ def config_from_dict(raw: dict[str, Any], src: str = "<dict>") -> ActrConfig:
         raise fail("package.actr_type", str(exc)) from None
     values["acl"] = _parse_acl(raw.get("acl", {}), fail)
     return ActrConfig(**values)
+
+
+def _parse_routes(routes: Any, fail: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(routes, dict):
+        raise fail("system.routes", "must be a table of PAYLOAD_TYPE = [lane kinds]")
+    out = []
+    for name, kinds in routes.items():
+        key = f"system.routes.{name}"
+        if name not in PayloadType.__members__:
+            known = list(PayloadType.__members__)
+            raise fail(key, f"unknown PayloadType (expected one of {known})")
+        if not isinstance(kinds, list) or not kinds or not all(isinstance(k, str) for k in kinds):
+            raise fail(key, "must be a non-empty array of lane kinds")
+        unknown = [k for k in kinds if k not in LANE_KINDS]
+        if unknown:
+            raise fail(key, f"unknown lane kinds {unknown} (expected some of {list(LANE_KINDS)})")
+        out.append((name, tuple(kinds)))
+    return tuple(out)
 
 
 def _positive_ms(value: int, key: str, fail: Any) -> float:

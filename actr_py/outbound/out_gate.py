@@ -9,6 +9,7 @@ variant is simply a gate with only the in-process manager.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from ..errors import Unavailable
@@ -21,6 +22,8 @@ from ..transport.route_table import RouteTable
 from ..wire.inproc import InprocHub
 
 __all__ = ["OutGate"]
+
+log = logging.getLogger("actr_py.outbound")
 
 
 class OutGate:
@@ -59,6 +62,11 @@ class OutGate:
             except Unavailable as exc:
                 errors.append(f"{kind}: {exc.message}")
                 continue
+            if errors:
+                log.warning(
+                    "%s to %s falls back to %s (%s)",
+                    payload_type.name, peer, kind, "; ".join(errors),
+                )
             self._lanes[(peer, payload_type)] = lane
             return lane
         detail = "; ".join(errors) if errors else "no lane kind in its route can reach it"

@@ -1,10 +1,12 @@
-"""The node's reach beyond its process: signaling and the direct WebSocket lanes.
+"""The node's reach beyond its process: signaling, WebRTC and WebSocket lanes.
 
 Present only when the config names a signaling server. It registers the node
 (the server issues its ActorId and credential), keeps it registered, answers
-discovery, publishes the node's WebSocket address when it listens, and checks
-every peer that opens a lane against the server's public keys, so a stranger
-cannot inject envelopes.
+discovery, publishes the node's WebSocket address when it listens, checks
+every peer that opens a WebSocket lane against the server's public keys, and
+carries WebRTC negotiation (roles, SDP, ICE) between the coordinator and the
+server's relay. Only registered, ACL-admitted peers can relay to us, so the
+relay is what authenticates a WebRTC peer.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Forbidden, NotFound, StateError, Unauthorized
 from ..ids import ActorId, ActrTypeName
-from ..proto import actr_pb2, package_pb2
+from ..proto import actr_pb2, package_pb2, signaling_pb2
+from ..transport.webrtc_manager import WebRtcTransportManager
 from ..transport.websocket_manager import WebSocketTransportManager
+from ..wire.base import WireConnection
 from ..wire.signaling import SignalingClient
+from ..wire.webrtc import OutboundRelay, WebRtcConfig, WebRtcCoordinator
 from ..wire.websocket import WebSocketListener, WebSocketPool
 
 if TYPE_CHECKING:
@@ -54,7 +59,9 @@ class NodeNetwork:
             on_disconnected=self._on_disconnected,
             on_registered=self._on_registered,
             on_actr_up=self._on_actr_up,
+            on_relay=self._on_relay,
         )
+        self.webrtc: WebRtcTransportManager | None = None
 
     @property
     def actor_id(self) -> ActorId:
@@ -70,16 +77,39 @@ class NodeNetwork:
             self.client.ws_address = self.listener.address
         try:
             await self.client.start()
+            if cfg_webrtc := self.node.config.webrtc:
+                self._start_webrtc()
         except BaseException:
             await self.close()
             raise
+        assert cfg_webrtc == (self.webrtc is not None)
         log.info(
             "registered as %s via %s%s", self.client.actor_id, self.node.config.signaling_url,
             f", lanes at {self.listener.address}" if self.listener else "",
         )
         return self.actor_id
 
+    def _start_webrtc(self) -> None:
+        cfg = self.node.config
+        coordinator = WebRtcCoordinator(
+            self.actor_id,
+            _Relay(self),
+            self.node.gate.deliver,
+            config=WebRtcConfig(
+                ice_addresses=cfg.webrtc_ice_addresses,
+                connect_timeout=cfg.webrtc_connect_timeout,
+            ),
+            on_connection=self._on_webrtc_connection,
+        )
+        self.webrtc = WebRtcTransportManager(coordinator)
+
+    def _on_webrtc_connection(self, conn: WireConnection) -> None:
+        if self.webrtc is not None:
+            self.webrtc.adopt(conn)
+
     async def close(self) -> None:
+        if self.webrtc is not None:
+            await self.webrtc.close()
         try:
             if self.client.connected:
                 await self.client.unregister("node stopping")
@@ -132,6 +162,17 @@ class NodeNetwork:
     def _on_registered(self, actor_id: ActorId) -> None:
         self.node._adopt_identity(actor_id)
 
+    async def _on_relay(self, relay: signaling_pb2.ActrRelay) -> None:
+        kind = relay.WhichOneof("payload")
+        if self.webrtc is None or kind is None:
+            log.debug("ignored a %s relay: WebRTC is off on this node", kind)
+            return
+        try:
+            source = ActorId.from_proto(relay.source)
+            await self.webrtc.coordinator.handle_relay(source, getattr(relay, kind))
+        except Exception as exc:  # one bad relay must not stop the others
+            log.warning("relay %s from %s refused: %s", kind, relay.source.serial_number, exc)
+
     async def _on_actr_up(self, actor_id: ActorId) -> None:
         await self._hook("on_actr_up", actor_id)
 
@@ -140,3 +181,16 @@ class NodeNetwork:
             await getattr(self.node.workload, name)(*args)
         except Exception as exc:
             log.warning("%s hook failed: %r", name, exc)
+
+
+class _Relay:
+    """The coordinator's SignalingRelay: our signaling client, and role answers fed back."""
+
+    def __init__(self, network: NodeNetwork) -> None:
+        self.network = network
+
+    async def send(self, target: ActorId, payload: OutboundRelay) -> None:
+        answer = await self.network.client.relay(target, payload)
+        if answer is not None and self.network.webrtc is not None:
+            # The server answers our RoleNegotiation to us directly, not via on_relay.
+            await self.network.webrtc.coordinator.handle_relay(target, answer)

@@ -136,9 +136,13 @@ class ActrNode:
         self._actor_id = hub.register(
             cfg.actr_type, cfg.realm, self.gate.deliver, self.gate.deliver_envelope, serial
         )
-        self.out_gate = OutGate.inproc(hub, self._actor_id)
+        self.out_gate = OutGate(
+            [InprocTransportManager(hub, self._actor_id)], cfg.route_table()
+        )
         if self.network is not None:
             self.out_gate.add_manager(self.network.websocket)
+            if self.network.webrtc is not None:
+                self.out_gate.add_manager(self.network.webrtc)
         for manager in self.out_gate.managers.values():
             manager.on_peer_lost(self._peer_lost)
         self._factory = envcodec.EnvelopeFactory()

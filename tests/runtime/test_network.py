@@ -1,5 +1,6 @@
 """Nodes in different processes: real signaling server, real child node processes,
-real WebSocket lanes on 127.0.0.1."""
+real WebSocket lanes on 127.0.0.1 (WebRTC is switched off here; see
+test_webrtc_nodes.py for the DataChannel lanes)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ from tests.support.signaling import signaling_server
 pytestmark = pytest.mark.slow
 
 
+WS_ONLY = ("--allow", "acme+client", "--no-webrtc")
+
+
 def allow(*types: str) -> tuple[AclRuleConfig, ...]:
     return tuple(AclRuleConfig("allow", ((None, ActrTypeName.parse(t)),)) for t in types)
 
@@ -59,6 +63,7 @@ class Client(Workload):
 
 @contextlib.asynccontextmanager
 async def client_node(url: str, actr_type: str = "acme+client", **cfg):
+    cfg.setdefault("webrtc_enabled", False)
     config = ActrConfig(actr_type=actr_type, signaling_url=url, shutdown_grace=0.5, **cfg)
     workload = Client()
     ref = await ActrSystem(config, hub=InprocHub()).attach(workload).start()
@@ -75,7 +80,7 @@ async def server(tmp_path: Path):
 
 
 async def test_register_discover_rpc_both_ways_and_streams(server) -> None:
-    async with node_process(server.url, "--allow", "acme+client") as child:
+    async with node_process(server.url, *WS_ONLY) as child:
         async with client_node(server.url) as (ref, workload):
             ctx = ref.context
             target = await ctx.discover("acme+echo")
@@ -102,7 +107,7 @@ async def test_register_discover_rpc_both_ways_and_streams(server) -> None:
 
 
 async def test_acl_denies_other_types(server) -> None:
-    async with node_process(server.url, "--allow", "acme+client") as child:
+    async with node_process(server.url, *WS_ONLY) as child:
         async with client_node(server.url, "acme+stranger") as (ref, _):
             with pytest.raises(NotFound):
                 await ref.context.discover("acme+echo")
@@ -112,7 +117,7 @@ async def test_acl_denies_other_types(server) -> None:
 
 
 async def test_forged_and_expired_credentials_cannot_inject(server) -> None:
-    async with node_process(server.url, "--allow", "acme+client") as child:
+    async with node_process(server.url, *WS_ONLY) as child:
         async with client_node(server.url) as (ref, _):
             ctx = ref.context
             assert await ctx.call(child.actor_id, "test.Echo.Say", "legit") == "echo:legit"
@@ -143,7 +148,7 @@ async def test_forged_and_expired_credentials_cannot_inject(server) -> None:
 async def test_expired_credential_is_refused(tmp_path: Path) -> None:
     cfg = {"heartbeat_interval_secs": 1, "credential_ttl_secs": 2}
     async with signaling_server(tmp_path, config=cfg) as srv:
-        async with node_process(srv.url, "--allow", "acme+client") as child:
+        async with node_process(srv.url, *WS_ONLY) as child:
             async with client_node(srv.url) as (ref, _):
                 stale = actr_pb2.AIdCredential()
                 stale.CopyFrom(ref.node.network.client.credential)
@@ -158,7 +163,7 @@ async def test_expired_credential_is_refused(tmp_path: Path) -> None:
 
 
 async def test_killed_node_fails_pending_calls_fast_and_leaves_discovery(server) -> None:
-    async with node_process(server.url, "--allow", "acme+client") as child:
+    async with node_process(server.url, *WS_ONLY) as child:
         async with client_node(server.url) as (ref, _):
             ctx = ref.context
             target = await ctx.discover("acme+echo")
@@ -182,7 +187,7 @@ async def test_killed_node_fails_pending_calls_fast_and_leaves_discovery(server)
 
 
 async def test_server_restart_nodes_reconnect_and_calls_resume(server) -> None:
-    async with node_process(server.url, "--allow", "acme+client") as child:
+    async with node_process(server.url, *WS_ONLY) as child:
         async with client_node(server.url) as (ref, _):
             ctx = ref.context
             assert await ctx.call(child.actor_id, "test.Echo.Say", "before") == "echo:before"
@@ -210,7 +215,7 @@ async def test_server_restart_nodes_reconnect_and_calls_resume(server) -> None:
 
 async def test_fuzzed_frames_on_an_authenticated_lane_do_not_stop_the_node(server) -> None:
     rng = random.Random(1234)
-    async with node_process(server.url, "--allow", "acme+client") as child:
+    async with node_process(server.url, *WS_ONLY) as child:
         async with client_node(server.url) as (ref, _):
             ctx = ref.context
             assert await ctx.call(child.actor_id, "test.Echo.Say", "a") == "echo:a"

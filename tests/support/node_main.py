@@ -22,10 +22,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--signaling", required=True)
     p.add_argument("--type", default="acme+echo")
     p.add_argument("--realm", type=int, default=1)
-    p.add_argument("--listen", default="127.0.0.1:0")
+    p.add_argument("--listen", default="127.0.0.1:0", help="empty: no WebSocket lanes")
     p.add_argument("--allow", action="append", default=[], help="actr type admitted by the ACL")
     p.add_argument("--workload", default="echo", choices=sorted(WORKLOADS))
     p.add_argument("--storage", default=":memory:")
+    p.add_argument("--no-webrtc", action="store_true", help="refuse WebRTC (WebSocket only)")
+    p.add_argument("--webrtc-timeout", type=float, default=5.0)
     return p.parse_args(argv)
 
 
@@ -42,6 +44,8 @@ async def main(argv: list[str]) -> None:
         storage_path=args.storage,
         acl=acl,
         shutdown_grace=1.0,
+        webrtc_enabled=not args.no_webrtc,
+        webrtc_connect_timeout=args.webrtc_timeout,
     )
     node = ActrSystem(config).attach(WORKLOADS[args.workload]())
     ref = await node.start()
