@@ -29,9 +29,12 @@ def test_data_stream_example() -> None:
     assert "in order and intact: True" in out
 
 
-def test_demo() -> None:
-    out = run_module("examples.demo")
-    assert "== echo" in out and "in order and intact: True" in out
+def test_demo_runs_three_processes_over_webrtc() -> None:
+    out = run_module("examples.demo", timeout=90)
+    assert "first call (WebRTC connect included)" in out and "over {'webrtc'}" in out
+    assert "200 round trips: p50" in out
+    assert "in order and intact: True" in out
+    assert "[service] stopped" in out and out.rstrip().endswith("[demo] done (ok)")
 
 
 async def test_echo_service_uses_descriptor_types_and_signal_lane() -> None:

@@ -1,0 +1,1 @@
+"""Two node processes talking peer to peer over WebRTC, introduced by signaling."""
