@@ -140,6 +140,13 @@ class ActorClient:
             if owner is None and not isinstance(self._via, ActorId):
                 self._via_id = None  # discover another host next time
             raise
+        except NotFound as exc:
+            if type(exc) is not NotFound:
+                raise
+            # Actor-layer errors come in-band: a bare 404 is the node lacking the route.
+            if route.startswith(SYS_ROUTE):
+                raise actor_errors.ActorNotFound(f"{target} hosts no actors") from None
+            raise actor_errors.ActionNotFound(f"{route} is not served by {target}") from None
         return decode_result(unpack(data))
 
     async def _run(

@@ -10,9 +10,11 @@ answered ``307`` to that node's gateway.
 
 Frames are binary msgpack lists. Server: ``[0, conn_id, actor_id]`` once,
 ``[2, call_id, result]`` answers, ``[3, event, args]`` events. Client:
-``[1, call_id, action, args]``. Close codes: 4001 the actor disconnected you,
-4004 the actor was destroyed (both final); 1012 the actor went to sleep or its
-node is stopping (reconnect).
+``[1, call_id, action, args]`` calls, ``[4, call_id, queue, body, wait, timeout]``
+queue sends (answered with the sequence, or the reply when ``wait``).
+
+Close codes: 4001 the actor disconnected you, 4004 the actor was destroyed
+(both final); 1012 the actor went to sleep or its node is stopping (reconnect).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import base64
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
@@ -194,13 +197,19 @@ class ActorGateway:
                 if msg.type != WSMsgType.BINARY:
                     continue
                 try:
-                    kind, call_id, action, args = unpack(msg.data)
-                    if kind != 1 or not isinstance(args, list):
-                        raise ValueError("not a call")
+                    frame = unpack(msg.data)
+                    kind, call_id = frame[0], frame[1]
+                    if kind == 1 and isinstance(frame[3], list) and len(frame) == 4:
+                        work = self._call(sock, name, key, call_id, frame[2], frame[3])
+                    elif kind == 4 and len(frame) == 6:
+                        work = self._send(sock, name, key, call_id, *frame[2:])
+                    else:
+                        raise ValueError("unknown frame")
                 except Exception:
-                    await ws.close(code=1003, message=b"frames are msgpack [1, id, action, args]")
+                    await ws.close(code=1003, message=b"frames: [1, id, action, args] or "
+                                   b"[4, id, queue, body, wait, timeout]")
                     break
-                task = asyncio.ensure_future(self._call(sock, name, key, call_id, action, args))
+                task = asyncio.ensure_future(work)
                 sock.tasks.add(task)
                 task.add_done_callback(sock.tasks.discard)
         finally:
@@ -215,9 +224,24 @@ class ActorGateway:
     ) -> None:
         conn = sock.conn
         assert conn is not None
+        await self._answer(sock, call_id, self.host.invoke(
+            name, key, action, args, mode=MODE_GET, conn_id=conn.id
+        ))
+
+    async def _send(
+        self, sock: _Socket, name: str, key: str, call_id: Any, queue: Any, body: Any,
+        wait: Any, timeout: Any,
+    ) -> None:
+        if not isinstance(queue, str) or not (timeout is None or isinstance(timeout, int | float)):
+            await self._answer(sock, call_id, _raise(BadArguments("bad queue frame")))
+            return
+        await self._answer(sock, call_id, self.host.enqueue(
+            name, key, queue, body, mode=MODE_GET, wait=bool(wait), timeout=timeout
+        ))
+
+    async def _answer(self, sock: _Socket, call_id: Any, work: Awaitable[Any]) -> None:
         try:
-            value = await self.host.invoke(name, key, action, args, mode=MODE_GET,
-                                           conn_id=conn.id)
+            value = await work
             body = pack([2, call_id, [0, value]])
         except ActrError as exc:
             result = error_in_band(exc) or error_in_band(ActorUnavailable(exc.message))
@@ -225,8 +249,12 @@ class ActorGateway:
         except Elsewhere:
             body = pack([2, call_id, error_in_band(ActorUnavailable("the actor moved"))])
         except Exception as exc:
-            err: ActorInternalError | UserError = self.host._internal(exc, f"gateway {action}")
+            err: ActorInternalError | UserError = self.host._internal(exc, "gateway call")
             body = pack([2, call_id, error_in_band(err)])
         if not sock.ws.closed:
             with contextlib.suppress(Exception):
                 await sock.ws.send_bytes(body)
+
+
+async def _raise(exc: BaseException) -> Any:
+    raise exc

@@ -299,6 +299,10 @@ class WsConnection:
     # ---- calls and events -------------------------------------------------------------
 
     async def call(self, action: str, *args: Any, timeout: float | None = None) -> Any:
+        """Run an action through this connection (the actor sees ``self.conn``)."""
+        return await self._request([action, list(args)], timeout)
+
+    async def _request(self, fields: list[Any], timeout: float | None) -> Any:
         timeout = self._client.call_timeout if timeout is None else timeout
         async with asyncio.timeout(timeout):
             await self.wait_connected()
@@ -306,12 +310,21 @@ class WsConnection:
             if ws is None:
                 raise ActorUnavailable("connection lost")
             call_id = next(self._ids)
+            kind = 1 if len(fields) == 2 else 4
             fut = self._calls[call_id] = asyncio.get_running_loop().create_future()
             try:
-                await ws.send_bytes(pack([1, call_id, action, list(args)]))
+                await ws.send_bytes(pack([kind, call_id, *fields]))
                 return decode_result(await fut)
             finally:
                 self._calls.pop(call_id, None)
+
+    async def send(self, queue: str, body: Any, *, timeout: float | None = None) -> int:
+        """Put ``body`` on the actor's queue; returns once it is durable."""
+        return await self._request([queue, body, False, None], timeout)
+
+    async def enqueue_and_wait(self, queue: str, body: Any, *, timeout: float = 30.0) -> Any:
+        """Put ``body`` on the queue and wait for the consumer's ``complete(reply)``."""
+        return await self._request([queue, body, True, timeout], timeout + 5.0)
 
     def on(self, event: str, callback: Callable[..., Any]) -> None:
         self._listeners.setdefault(event, []).append(callback)
