@@ -286,7 +286,9 @@ class _KeepAwake:
         self._actor._host._hold(self._actor)
 
     def __exit__(self, *exc: object) -> None:
-        self._actor._host._release(self._actor)
+        host = self._actor._host
+        host._mark_dirty(self._actor)  # work done while held may have changed state
+        host._release(self._actor)
 
     async def __aenter__(self) -> None:
         self.__enter__()

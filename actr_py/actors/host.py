@@ -129,6 +129,7 @@ class ActorHost:
         }
         self._has_run = {name: cls.run is not Actor.run for name, cls in defs.items()}
         self._has_wake = {name: cls.on_wake is not Actor.on_wake for name, cls in defs.items()}
+        self._has_sleep = {name: cls.on_sleep is not Actor.on_sleep for name, cls in defs.items()}
         self.store = ActorStore(storage, durability=durability, clock=clock)
         self.clock = clock
         self._mono = mono
@@ -607,6 +608,7 @@ class ActorHost:
                     futures.append(self._retire(actor, destroy=False, reason="idle"))
             n = len(futures)
             if not n:
+                await self.store.durable()
                 return total
             total += n
             await asyncio.wait(futures)
@@ -617,6 +619,7 @@ class ActorHost:
         futures = [self._retire(a, destroy=False, reason="sleep_all") for a in awake]
         if futures:
             await asyncio.wait(futures)
+        await self.store.durable()
         return len(futures)
 
     def _request_sleep(self, actor: Actor) -> None:
@@ -636,14 +639,43 @@ class ActorHost:
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             done.set_result(None)
             return done
+        done = asyncio.get_running_loop().create_future()
+        if not destroy and self._plain_sleep(actor):
+            done.set_result(None)
+            return done
         actor._phase = STOPPING
         self._live[cls.name].remove(actor._key)
         self._dirty.pop(actor, None)
         actor._dirty = False
-        done = asyncio.get_running_loop().create_future()
         self._transitions[tk] = done
         self._spawn(self._do_retire(actor, destroy, reason, done))
         return done
+
+    def _plain_sleep(self, actor: Actor) -> bool:
+        """Sleep at once, without a task, an actor with nothing to wind down.
+
+        Most idle actors have no on_sleep hook, run loop or connection: their
+        sleep is one UPDATE in the current transaction (committed at the end of
+        this loop iteration), which keeps sweeping or stopping 100,000 of them cheap.
+        """
+        name = type(actor).name
+        ext = actor._ext
+        if actor._busy or self._has_sleep[name] or (ext is not None and (
+            ext.conns or ext.q_waiter is not None
+            or (ext.run_task is not None and not ext.run_task.done())
+        )):
+            return False
+        self._live[name].remove(actor._key)
+        self._dirty.pop(actor, None)
+        actor._dirty = False
+        actor._phase = GONE
+        try:
+            self.store.save_states([(pack(actor.state), name, actor._key)])
+            self.stats.saved_rows += 1
+        except StateEncodeError as exc:
+            log.error("state of %r not saved at sleep: %s", actor, exc)
+        self.stats.slept += 1
+        return True
 
     async def _do_retire(
         self, actor: Actor, destroy: bool, reason: str, done: asyncio.Future[None]
