@@ -1,0 +1,1 @@
+"""An AI agent as a durable actor: one per conversation. See README.md."""

@@ -1,0 +1,1 @@
+"""A chat room as a durable actor: one per room. See README.md."""
