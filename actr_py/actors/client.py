@@ -226,15 +226,21 @@ class ActorHandle:
 
     async def resolve(self) -> str:
         """Make sure the actor exists (as the handle's mode allows); return its id."""
+        return (await self._locate())[0]
+
+    async def _locate(self) -> tuple[str, ActorId | None]:
+        """The actor's id and the node serving it (None: this node's host)."""
         c = self._client
         host = c._host
         payload = [self.name, self.key, self.mode, self.input, self.nonce, 0]
 
-        async def local() -> str:
+        async def local() -> list[Any]:
             assert host is not None
-            return await host.resolve(self.name, self.key, self.mode, self.input, self.nonce)
+            actor_id = await host.resolve(self.name, self.key, self.mode, self.input, self.nonce)
+            return [actor_id, None]
 
-        return await c._run(self, local, SYS_ROUTE + "resolve", payload, None)
+        actor_id, owner = await c._run(self, local, SYS_ROUTE + "resolve", payload, None)
+        return actor_id, None if owner is None else ActorId.parse(owner)
 
     async def destroy(self) -> None:
         """Run on_destroy and delete the actor's state, queue and schedules."""
@@ -366,6 +372,10 @@ class ActorConnection:
                 self.actor_id = host._actor_id_of(conn.actor)
                 return
         ctx = client._ctx
+        if self._owner is None:
+            # Connect to the serving node itself (not through a forwarder), so the lane
+            # its events come back on is one this node opened.
+            _, self._owner = await h._locate()
         self._stream_id = f"actr.actors.conn.{os.urandom(8).hex()}"
         ctx.register_stream(self._stream_id, self._on_chunk)
         payload = [h.name, h.key, h.mode, h.input, h.nonce, params, self._stream_id,

@@ -238,9 +238,14 @@ class ActorHost:
             if handle is not None:
                 handle.cancel()
         self._sweep_handle = self._sched_handle = None
+        # Everyone's latest changes go to disk first, so they are safe even if the sleep
+        # hooks below overrun the node's shutdown grace; plain actors then sleep at once.
+        self._flush()
+        self.store.commit_now()
         awake = [a for table in self._live.values() for a in list(table.items.values())]
         retiring = [self._retire(a, destroy=False, reason="node stopping") for a in awake]
-        pending = [*retiring, *self._transitions.values()]
+        self.store.commit_now()
+        pending = [f for f in (*retiring, *self._transitions.values()) if not f.done()]
         if pending:
             await asyncio.wait(pending, timeout=timeout)
         self._flush()

@@ -73,15 +73,22 @@ class SignalingPlacement(Placement):
         return me is not None and owner.serial == me.serial and owner.realm == me.realm
 
     async def _request(self, req: actr_pb2.ActorPlacementRequest) -> actr_pb2.ActorPlacement:
+        """One placement request; a rate-limited one is retried with backoff.
+
+        503 is not retried here: it is the server's answer "the key's storage is
+        offline", and callers (or their clients) decide how long to wait for it.
+        """
         delay = 0.05
         for attempt in range(self.retries + 1):
             try:
                 return await self.client.request(req)
-            except (RateLimited, Unavailable) as exc:
+            except RateLimited as exc:
                 if attempt == self.retries:
                     raise ActorUnavailable(f"placement: {exc.message}") from None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+            except Unavailable as exc:
+                raise ActorUnavailable(f"placement: {exc.message}") from None
         raise AssertionError("unreachable")
 
     async def announce(self) -> None:

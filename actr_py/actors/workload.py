@@ -4,7 +4,8 @@ Routes (payloads are msgpack lists; answers are msgpack bytes, in-band result
 ``[0, value]`` / ``[1, user error...]`` / ``[2, code, message, class]``):
 
 * ``actr.actors.<Name>.<action>`` - ``[key, mode, input, nonce, args, conn_id, hops]``
-* ``actr.actors.sys.resolve`` - ``[name, key, mode, input, nonce, hops]`` -> actor id
+* ``actr.actors.sys.resolve`` - ``[name, key, mode, input, nonce, hops]``
+  -> ``[actor id, serving node id]``
 * ``actr.actors.sys.destroy`` - ``[name, key, nonce, hops]``
 * ``actr.actors.sys.send`` - ``[name, key, mode, input, nonce, queue, body, wait, timeout, hops]``
 * ``actr.actors.sys.connect`` - ``[name, key, mode, input, nonce, params, stream, reply_to, hops]``
@@ -123,10 +124,13 @@ class _HostWorkload(Workload):
     @handler(SYS_ROUTE + "resolve", concurrency=_MANY)
     async def _sys_resolve(self, ctx: Context, req: list[Any]) -> bytes:
         name, key, mode, input, nonce, _ = req
-        return await self._serve(
-            ctx, SYS_ROUTE + "resolve", req, 5, (name, key),
-            lambda: self.host.resolve(name, key, mode, input, nonce),
-        )
+        host = self.host
+
+        async def run() -> list[str]:
+            assert host.node is not None
+            return [await host.resolve(name, key, mode, input, nonce), str(host.node.actor_id)]
+
+        return await self._serve(ctx, SYS_ROUTE + "resolve", req, 5, (name, key), run)
 
     @handler(SYS_ROUTE + "destroy", concurrency=_MANY)
     async def _sys_destroy(self, ctx: Context, req: list[Any]) -> bytes:

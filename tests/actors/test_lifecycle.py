@@ -335,6 +335,23 @@ async def test_changes_are_saved_within_the_interval_or_at_once_when_asked(make_
     assert host.stats.saved_rows == flushes
 
 
+async def test_a_clean_shutdown_saves_everything(make_host, tmp_path) -> None:
+    db = tmp_path / "shutdown.db"
+    host = await make_host([Counter, Traced], storage=db, save_interval=3600.0)
+    client = host.client()
+    await asyncio.gather(*(client.get_or_create(Counter, f"c{i}").increment(i) for i in range(50)))
+    await client.get_or_create(Traced, "t").peek()  # one with hooks and a run loop
+    await asyncio.sleep(0)
+    Traced.log.clear()
+    await host.node.shutdown()
+    assert Traced.log == ["on_sleep"]
+    assert [stored_state(db, "Counter", f"c{i}") for i in range(50)] == [
+        {"count": i} for i in range(50)
+    ]
+    again = await make_host([Counter, Traced], storage=db, actr_type="acme+again")
+    assert await again.client().get(Counter, "c49").get() == 49
+
+
 async def test_the_throttle_really_saves(make_host) -> None:
     host = await make_host([Counter], save_interval=0.05)
     await host.client().get_or_create(Counter, "t").increment(4)

@@ -58,6 +58,16 @@ async def test_two_nodes_never_host_the_same_key(tmp_path: Path) -> None:
             for key in keys:
                 assert await via_a.get("Counter", key).get() == 10
                 assert await via_b.get("Counter", key).get() == 10
+            # A peer node's connection through the other node gets the owner's events.
+            conn = await via_b.get("Counter", "k1").connect()
+            conn_a = await via_a.get("Counter", "k1").connect()
+            try:
+                assert await via_a.get("Counter", "k1").increment(5) == 15
+                assert await conn.next_event("changed", timeout=10) == ("changed", [15])
+                assert await conn_a.next_event("changed", timeout=10) == ("changed", [15])
+            finally:
+                await conn.close()
+                await conn_a.close()
             # A WebSocket client at either gateway reaches the key's one host.
             owner_of_k0 = answers[0][0]
             other = b if owner_of_k0 == a.process.pid else a
