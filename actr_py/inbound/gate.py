@@ -87,20 +87,14 @@ class InboundGate:
             answerable = env.direction == _REQUEST and bool(env.request_id)
             await self._bad_rpc(sender, payload_type, env if answerable else None, exc)
             return
-        if env.direction == _RESPONSE:  # inlined _route_rpc: the hottest branch
-            self.stats.responses += 1
-            if not self.pending.resolve(sender, env):
-                self.stats.late_responses += 1
-            return
-        self.stats.requests += 1
-        await self.rpc_sink(sender, payload_type, env, None)
+        await self._route_rpc(sender, payload_type, env, None)
 
     async def _route_rpc(
         self,
         sender: ActorId,
         payload_type: PayloadType,
         env: package_pb2.RpcEnvelope,
-        raw: bytes,
+        raw: bytes | None,
     ) -> None:
         if env.direction == _RESPONSE:
             self.stats.responses += 1

@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import time
 
-from actr_py import ActrConfig, ActrSystem, Context, Workload, handler
+from actr_py import ActrConfig, ActrRef, ActrSystem, Context, Workload, handler
 
 from . import echo_pb2
 from .service import ACTR_TYPE, EchoService
@@ -30,21 +30,24 @@ class EchoClient(Workload):
         return f"{resp.reply} (served by {resp.served_by})"
 
 
-async def run(messages: list[str], out=print) -> list[str]:
-    service = await ActrSystem(ACTR_TYPE).attach(EchoService()).start()
-    client = await ActrSystem("acme+echo-client").attach(EchoClient()).start()
-    out(f"echo service up as {service.actor_id}")
-    out(f"client up as {client.actor_id}")
+async def send_all(client: ActrRef, messages: list[str], out=print) -> list[str]:
+    """The app asks its client node to send each message and reports the reply."""
     replies = []
-    try:
-        for text in messages:
-            t0 = time.perf_counter()
-            reply = await client.call("client.Client.Send", text)
-            out(f"  {text!r} -> {reply!r} in {(time.perf_counter() - t0) * 1e6:.0f} us")
-            replies.append(reply)
-    finally:
-        await client.shutdown()
-        await service.shutdown()
+    for text in messages:
+        t0 = time.perf_counter()
+        reply = await client.call("client.Client.Send", text)
+        out(f"  {text!r} -> {reply!r} in {(time.perf_counter() - t0) * 1e6:.0f} us")
+        replies.append(reply)
+    return replies
+
+
+async def run(messages: list[str], out=print) -> list[str]:
+    """Service and client in this process."""
+    async with ActrSystem(ACTR_TYPE).attach(EchoService()) as service:
+        async with ActrSystem("acme+echo-client").attach(EchoClient()) as client:
+            out(f"echo service up as {service.actor_id}")
+            out(f"client up as {client.actor_id}")
+            replies = await send_all(client, messages, out)
     out("both nodes stopped")
     return replies
 
@@ -52,18 +55,9 @@ async def run(messages: list[str], out=print) -> list[str]:
 async def run_remote(signaling_url: str, messages: list[str], out=print) -> list[str]:
     """The client in this process; the service wherever signaling finds it."""
     config = ActrConfig(actr_type="acme+echo-client", signaling_url=signaling_url)
-    client = await ActrSystem(config).attach(EchoClient()).start()
-    out(f"client registered as {client.actor_id}")
-    replies = []
-    try:
-        for text in messages:
-            t0 = time.perf_counter()
-            reply = await client.call("client.Client.Send", text)
-            out(f"  {text!r} -> {reply!r} in {(time.perf_counter() - t0) * 1e3:.2f} ms")
-            replies.append(reply)
-    finally:
-        await client.shutdown()
-    return replies
+    async with ActrSystem(config).attach(EchoClient()) as client:
+        out(f"client registered as {client.actor_id}")
+        return await send_all(client, messages, out)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ real aiortc on 127.0.0.1, real child processes."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from pathlib import Path
@@ -24,22 +23,15 @@ from actr_py import (
 from actr_py.config import AclRuleConfig
 from actr_py.ids import ActrTypeName
 from actr_py.wire.inproc import InprocHub
-from tests.runtime.test_network import Client
+from tests.runtime.test_network import client_node
 from tests.support.nodes import node_process
 from tests.support.signaling import signaling_server
 
 pytestmark = pytest.mark.slow
 
 
-@contextlib.asynccontextmanager
-async def webrtc_client(url: str, actr_type: str = "acme+client", **cfg):
-    config = ActrConfig(actr_type=actr_type, signaling_url=url, shutdown_grace=0.5, **cfg)
-    workload = Client()
-    ref = await ActrSystem(config, hub=InprocHub()).attach(workload).start()
-    try:
-        yield ref, workload
-    finally:
-        await ref.shutdown()
+def webrtc_client(url: str, actr_type: str = "acme+client", **cfg):
+    return client_node(url, actr_type, webrtc_enabled=True, **cfg)
 
 
 def lane_kinds(ref) -> set[str]:
