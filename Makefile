@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m examples.demo
 
+# The browser-peer tests need Debian's Chromium; the script installs it once (root).
 test: $(STAMP) lint
+	sh tools/ensure_chromium.sh
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
