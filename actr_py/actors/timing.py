@@ -198,7 +198,7 @@ class RetryPolicy:
     @staticmethod
     def retryable(status: int | None) -> bool:
         """None stands for a network failure (no HTTP status at all)."""
-        return status is None or status >= 500 or status in (408, 429)
+        return status is None or status >= 500
 
     def next_delay(self) -> float | None:
         """The wait before the next attempt, or None when attempts are exhausted."""
