@@ -270,7 +270,7 @@ class ActorHandle:
 
         async def local() -> Any:
             assert host is not None
-            result = await host.enqueue(
+            result = await host.queues.enqueue(
                 self.name, self.key, queue, body, mode=self.mode, input=self.input,
                 nonce=self.nonce, wait=wait, timeout=timeout,
             )
@@ -360,7 +360,7 @@ class ActorConnection:
         host = client._host
         if host is not None:
             try:
-                conn = await host.connect(
+                conn = await host.connections.connect(
                     h.name, h.key, params, self._write_local, "local", mode=h.mode,
                     input=h.input, nonce=h.nonce, hangup=self._hangup_local,
                 )
@@ -420,7 +420,7 @@ class ActorConnection:
         client = h._client
         if self._local is not None:
             assert client._host is not None
-            await client._host.close_connection(self._local, "client closed")
+            await client._host.connections.close(self._local, "client closed")
             return
         try:
             await client._rpc(

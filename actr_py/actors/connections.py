@@ -17,10 +17,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from .keys import MODE_GET_OR_CREATE
+
 if TYPE_CHECKING:
     from .definition import Actor
+    from .host import ActorHost
 
-__all__ = ["Connection", "Outbox", "Writer"]
+__all__ = ["Connection", "ConnectionService", "Outbox", "Writer"]
 
 log = logging.getLogger("actr_py.actors.connections")
 
@@ -126,3 +129,86 @@ class Connection:
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} {self.kind} to {self.actor!r}>"
+
+
+class ConnectionService:
+    """The host side of connections: admission, bookkeeping, closing."""
+
+    def __init__(self, host: ActorHost) -> None:
+        self.host = host
+
+    async def connect(
+        self,
+        name: str,
+        key: str,
+        params: Any,
+        write: Writer,
+        kind: str,
+        *,
+        mode: int = MODE_GET_OR_CREATE,
+        input: Any = None,
+        nonce: str | None = None,
+        hangup: Callable[[str, bool], Awaitable[None]] | None = None,
+    ) -> Connection:
+        """Admit a connection (``on_before_connect``); it holds the actor awake until closed."""
+        host = self.host
+        cls = host._def(name)
+        actor = await host.acquire(cls, key, mode, input, nonce)
+        conn: Connection | None = None
+        timeout = cls.options.connect_timeout
+        cm = asyncio.timeout(timeout)
+        try:
+            async with cm:
+                await actor.on_before_connect(params)
+                conn = Connection(actor, params, write, self.close, kind, hangup)
+                conn.state = actor.create_conn_state(params)
+                ext = host._ext(actor)
+                if ext.conns is None:
+                    ext.conns = {}
+                ext.conns[conn.id] = conn
+                await actor.on_connect(conn)
+        except BaseException as exc:
+            if conn is not None and actor._ext is not None and actor._ext.conns:
+                actor._ext.conns.pop(conn.id, None)
+                conn.closed = True
+            host._release(actor)
+            raise host._hook_error(exc, cm, f"{name}.connect", timeout) from None
+        return conn
+
+    async def close(
+        self, conn: Connection, reason: str = "", *, final: bool = True
+    ) -> None:
+        """Close a connection; runs on_disconnect and releases the actor.
+
+        ``final=False`` (sleep, node stopping) tells a client it may reconnect.
+        """
+        host = self.host
+        if conn.closed:
+            return
+        conn.closed = True
+        actor = conn.actor
+        ext = actor._ext
+        if ext is not None and ext.conns:
+            ext.conns.pop(conn.id, None)
+        await conn._outbox.flush()
+        conn._outbox.close()
+        if conn.hangup is not None:
+            try:
+                await conn.hangup(reason, final)
+            except Exception as exc:
+                log.debug("hangup of %r: %r", conn, exc)
+        try:
+            async with asyncio.timeout(type(actor).options.connect_timeout):
+                await actor.on_disconnect(conn)
+        except Exception:
+            log.exception("on_disconnect of %r failed", actor)
+        finally:
+            host._release(actor)
+
+    def find(self, name: str, key: str, conn_id: int) -> Connection | None:
+        host = self.host
+        actor = host._live[name].get(key) if name in host._live else None
+        ext = actor._ext if actor is not None else None
+        if ext is None or not ext.conns:
+            return None
+        return ext.conns.get(conn_id)

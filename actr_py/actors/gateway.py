@@ -168,7 +168,7 @@ class ActorGateway:
             await ws.close(code=code, message=reason.encode()[:120])
 
         try:
-            conn = await host.connect(
+            conn = await host.connections.connect(
                 name, key, params, write, "websocket", mode=mode, input=input, nonce=nonce,
                 hangup=hangup,
             )
@@ -216,7 +216,7 @@ class ActorGateway:
             self._sockets.discard(sock)
             for task in list(sock.tasks):
                 task.cancel()
-            await host.close_connection(conn, "client closed")
+            await host.connections.close(conn, "client closed")
         return ws
 
     async def _call(
@@ -235,7 +235,7 @@ class ActorGateway:
         if not isinstance(queue, str) or not (timeout is None or isinstance(timeout, int | float)):
             await self._answer(sock, call_id, _raise(BadArguments("bad queue frame")))
             return
-        await self._answer(sock, call_id, self.host.enqueue(
+        await self._answer(sock, call_id, self.host.queues.enqueue(
             name, key, queue, body, mode=MODE_GET, wait=bool(wait), timeout=timeout
         ))
 

@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError
 from ..ids import ActorId
 from .codec import StateEncodeError, pack, unpack
-from .connections import Connection, Writer
-from .cron import CronExpr
+from .connections import Connection, ConnectionService
 from .definition import AWAKE, GONE, STARTING, STOPPING, ActionSpec, Actor, current_connection
 from .errors import (
     ActionNotFound,
@@ -35,11 +34,12 @@ from .errors import (
     BadArguments,
     UserError,
 )
-from .keys import decode_key, encode_id
+from .keys import MODE_CREATE, MODE_GET, MODE_GET_OR_CREATE, decode_key, encode_id
 from .placement import LocalPlacement, Placement, SignalingPlacement
-from .queue import QueueMessage
-from .storage import ActorRow, ActorStore, ScheduleRow
-from .timing import DueQueue, IdleTable, SaveThrottle
+from .queue import QueueMessage, QueueService
+from .schedule import ScheduleService
+from .storage import ActorRow, ActorStore
+from .timing import IdleTable, SaveThrottle
 
 if TYPE_CHECKING:
     from ..runtime.node import ActrNode
@@ -51,7 +51,6 @@ __all__ = ["MODE_CREATE", "MODE_GET", "MODE_GET_OR_CREATE", "ActorHost", "Elsewh
 
 log = logging.getLogger("actr_py.actors")
 
-MODE_GET, MODE_GET_OR_CREATE, MODE_CREATE = 0, 1, 2
 
 #: Idle actors put to sleep per sweep; the sweep re-arms at once for the rest.
 _SWEEP_BATCH = 2000
@@ -137,20 +136,19 @@ class ActorHost:
         self._throttle = SaveThrottle(save_interval)
         self._dirty: dict[Actor, None] = {}
         self._transitions: dict[tuple[str, str], asyncio.Future[None]] = {}
-        self._replies: dict[int, tuple[asyncio.Future[Any], str, str]] = {}
-        self._due: DueQueue[None] = DueQueue()
         self._timers_on = timers
         self._save_handle: asyncio.TimerHandle | None = None
         self._sweep_handle: asyncio.TimerHandle | None = None
         self._sweep_at: float | None = None
-        self._sched_handle: asyncio.TimerHandle | None = None
-        self._sched_at: float | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._gateway_address = gateway
         self.gateway: ActorGateway | None = None
         self.node: ActrNode | None = None
         self.placement: Placement = LocalPlacement()
         self.stats = HostStats()
+        self.queues = QueueService(self)
+        self.schedules = ScheduleService(self)
+        self.connections = ConnectionService(self)
         self.running = False
         self._stopping = False
         self._client: ActorClient | None = None
@@ -206,9 +204,7 @@ class ActorHost:
                 except TimeoutError:
                     raise ActorUnavailable("could not take the storage's placement lease") from None
             self.running = True
-            for sched_id, due in self.store.schedules_all():
-                self._due.push(due, sched_id, None)
-            self._arm_schedules()
+            self.schedules.load()
             for name, key in self.store.actors_with_messages():
                 if self._has_run.get(name):
                     self._spawn(self._resume_consumer(name, key))
@@ -234,10 +230,10 @@ class ActorHost:
         self._stopping = True
         if self.gateway is not None:
             await self.gateway.close()
-        for handle in (self._sweep_handle, self._sched_handle):
-            if handle is not None:
-                handle.cancel()
-        self._sweep_handle = self._sched_handle = None
+        if self._sweep_handle is not None:
+            self._sweep_handle.cancel()
+            self._sweep_handle = None
+        self.schedules.stop()
         # Everyone's latest changes go to disk first, so they are safe even if the sleep
         # hooks below overrun the node's shutdown grace; plain actors then sleep at once.
         self._flush()
@@ -249,10 +245,7 @@ class ActorHost:
         if pending:
             await asyncio.wait(pending, timeout=timeout)
         self._flush()
-        for fut, _, _ in self._replies.values():
-            if not fut.done():
-                fut.set_exception(ActorUnavailable("the actor's node stopped"))
-        self._replies.clear()
+        self.queues.fail_all(ActorUnavailable("the actor's node stopped"))
         if self._save_handle is not None:
             self._save_handle.cancel()
             self._save_handle = None
@@ -699,7 +692,7 @@ class ActorHost:
                 if waiter is not None and not waiter.done():
                     waiter.set_exception(ActorUnavailable(f"actor {reason}"))
                 for conn in list((ext.conns or {}).values()):
-                    await self.close_connection(conn, reason, final=destroy)
+                    await self.connections.close(conn, reason, final=destroy)
             if actor._busy:
                 drained = self._ext(actor).drained = asyncio.get_running_loop().create_future()
                 await asyncio.wait((drained,), timeout=opts.action_timeout + opts.sleep_timeout)
@@ -730,15 +723,10 @@ class ActorHost:
             done.set_result(None)
 
     async def _erase(self, name: str, key: str) -> None:
-        for row in self.store.schedules_of(name, key):
-            self._due.cancel(row[0])
+        self.schedules.forget_actor(name, key)
         self.store.delete_actor(name, key)
         await self.store.durable()
-        for seq, (fut, n, k) in list(self._replies.items()):
-            if (n, k) == (name, key):
-                del self._replies[seq]
-                if not fut.done():
-                    fut.set_exception(ActorNotFound(f"actor {name} was destroyed"))
+        self.queues.fail_waiters(name, key, ActorNotFound(f"actor {name} was destroyed"))
         self.stats.destroyed += 1
         await self.placement.release(name, key)
 
@@ -780,242 +768,6 @@ class ActorHost:
         finally:
             self._release(actor)
 
-    # ---- queues ------------------------------------------------------------------------
-
-    async def enqueue(
-        self,
-        name: str,
-        key: str,
-        queue: str,
-        body: Any,
-        *,
-        mode: int = MODE_GET_OR_CREATE,
-        input: Any = None,
-        nonce: str | None = None,
-        wait: bool = False,
-        timeout: float | None = None,
-    ) -> Any:
-        """Store a message for the actor's queue (durably); with ``wait``, return its reply."""
-        data = pack(body)
-        cls = self._def(name)
-        actor = await self.acquire(cls, key, mode, input, nonce)
-        reply: asyncio.Future[Any] | None = None
-        try:
-            seq = self.store.queue_insert(name, key, queue, data)
-            if wait:
-                reply = asyncio.get_running_loop().create_future()
-                self._replies[seq] = (reply, name, key)
-            await self.store.durable()
-            ext = actor._ext
-            if ext is not None and ext.q_waiter is not None and not ext.q_waiter.done():
-                ext.q_waiter.set_result(None)
-        finally:
-            self._release(actor)
-        if reply is None:
-            return seq
-        try:
-            async with asyncio.timeout(timeout):
-                return await reply
-        except TimeoutError:
-            raise ActorTimeout(f"no reply from {name} within {timeout}s") from None
-        finally:
-            self._replies.pop(seq, None)
-
-    async def _queue_next(
-        self, actor: Actor, names: tuple[str, ...] | None, timeout: float | None
-    ) -> QueueMessage | None:
-        ext = self._ext(actor)
-        previous = ext.q_inflight
-        if previous is not None and not previous.done:
-            await self._queue_complete(actor, previous, None)
-        name, key = type(actor).name, actor._key
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while True:
-            row = self.store.queue_next(name, key, names, 0)
-            if row is not None:
-                msg = QueueMessage(actor, row[0], row[1], unpack(row[2]))
-                ext.q_inflight = msg
-                return msg
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                return None
-            if ext.q_waiter is not None:
-                raise RuntimeError("only one consumer may wait on an actor's queue")
-            waiter = ext.q_waiter = loop.create_future()
-            self._mark_dirty(actor)  # run() reached a resting point: save what it did
-            self._release(actor)  # waiting on the queue is idle
-            try:
-                async with asyncio.timeout(remaining):
-                    await waiter
-            except TimeoutError:
-                return None
-            finally:
-                ext.q_waiter = None
-                actor._busy += 1
-
-    async def _queue_complete(self, actor: Actor, msg: QueueMessage, reply: Any) -> None:
-        if msg.done:
-            return
-        msg.done = True
-        ext = actor._ext
-        if ext is not None and ext.q_inflight is msg:
-            ext.q_inflight = None
-        self.store.queue_delete(msg.seq)
-        await self.store.durable()
-        entry = self._replies.pop(msg.seq, None)
-        if entry is not None and not entry[0].done():
-            entry[0].set_result(reply)
-
-    # ---- schedules -----------------------------------------------------------------------
-
-    async def _schedule(
-        self, actor: Actor, due: float, action: str, args: tuple[Any, ...], cron: str | None
-    ) -> int:
-        sched_id = self.store.schedule_insert(
-            type(actor).name, actor._key, due, action, pack(list(args)), cron
-        )
-        await self.store.durable()
-        self._due.push(due, sched_id, None)
-        self._arm_schedules()
-        return sched_id
-
-    async def _unschedule(self, actor: Actor, sched_id: int) -> bool:
-        row = self.store.schedule_get(sched_id)
-        if row is None or (row[1], row[2]) != (type(actor).name, actor._key):
-            return False
-        self.store.schedule_delete(sched_id)
-        await self.store.durable()
-        self._due.cancel(sched_id)
-        return True
-
-    def _arm_schedules(self) -> None:
-        if not self._timers_on or self._stopping:
-            return
-        nxt = self._due.next_due()
-        if nxt is None:
-            return
-        if self._sched_handle is not None:
-            if self._sched_at is not None and self._sched_at <= nxt:
-                return
-            self._sched_handle.cancel()
-        self._sched_at = nxt
-        self._sched_handle = asyncio.get_running_loop().call_later(
-            max(0.0, nxt - self.clock()), self._on_sched_timer
-        )
-
-    def _on_sched_timer(self) -> None:
-        self._sched_handle = None
-        self._sched_at = None
-        self._spawn(self.run_due_schedules())
-
     async def run_due_schedules(self, now: float | None = None) -> int:
-        """Fire every schedule due at ``now``: in due order per actor, actors concurrently."""
-        now = self.clock() if now is None else now
-        groups: dict[tuple[str, str], list[ScheduleRow]] = {}
-        for _, sched_id, _ in self._due.pop_due(now):
-            row = self.store.schedule_get(sched_id)
-            if row is not None:
-                groups.setdefault((row[1], row[2]), []).append(row)
-        if groups:
-            await asyncio.gather(*(self._fire_all(rows) for rows in groups.values()))
-        self._arm_schedules()
-        return sum(len(rows) for rows in groups.values())
-
-    async def _fire_all(self, rows: list[ScheduleRow]) -> None:
-        for row in rows:
-            await self._fire(row)
-
-    async def _fire(self, row: ScheduleRow) -> None:
-        sched_id, name, key, due, action, args, cron = row
-        try:
-            await self.invoke(name, key, action, unpack(args), mode=MODE_GET)
-        except ActorNotFound:
-            cron = None  # the actor is gone: drop the schedule
-        except Exception as exc:
-            log.warning("scheduled %s.%s of %s failed: %r", name, action, key, exc)
-        self.stats.schedules_fired += 1
-        if self.store._db is None:
-            return
-        nxt = CronExpr.parse(cron).next_after(max(self.clock(), due)) if cron else None
-        if nxt is not None:
-            self.store.schedule_reschedule(sched_id, nxt)
-            self._due.push(nxt, sched_id, None)
-        else:
-            self.store.schedule_delete(sched_id)
-        await self.store.durable()
-
-    # ---- connections -------------------------------------------------------------------
-
-    async def connect(
-        self,
-        name: str,
-        key: str,
-        params: Any,
-        write: Writer,
-        kind: str,
-        *,
-        mode: int = MODE_GET_OR_CREATE,
-        input: Any = None,
-        nonce: str | None = None,
-        hangup: Callable[[str, bool], Awaitable[None]] | None = None,
-    ) -> Connection:
-        """Admit a connection (``on_before_connect``); it holds the actor awake until closed."""
-        cls = self._def(name)
-        actor = await self.acquire(cls, key, mode, input, nonce)
-        conn: Connection | None = None
-        timeout = cls.options.connect_timeout
-        cm = asyncio.timeout(timeout)
-        try:
-            async with cm:
-                await actor.on_before_connect(params)
-                conn = Connection(actor, params, write, self.close_connection, kind, hangup)
-                conn.state = actor.create_conn_state(params)
-                ext = self._ext(actor)
-                if ext.conns is None:
-                    ext.conns = {}
-                ext.conns[conn.id] = conn
-                await actor.on_connect(conn)
-        except BaseException as exc:
-            if conn is not None and actor._ext is not None and actor._ext.conns:
-                actor._ext.conns.pop(conn.id, None)
-                conn.closed = True
-            self._release(actor)
-            raise self._hook_error(exc, cm, f"{name}.connect", timeout) from None
-        return conn
-
-    async def close_connection(
-        self, conn: Connection, reason: str = "", *, final: bool = True
-    ) -> None:
-        """Close a connection; runs on_disconnect and releases the actor.
-
-        ``final=False`` (sleep, node stopping) tells a client it may reconnect.
-        """
-        if conn.closed:
-            return
-        conn.closed = True
-        actor = conn.actor
-        ext = actor._ext
-        if ext is not None and ext.conns:
-            ext.conns.pop(conn.id, None)
-        await conn._outbox.flush()
-        conn._outbox.close()
-        if conn.hangup is not None:
-            try:
-                await conn.hangup(reason, final)
-            except Exception as exc:
-                log.debug("hangup of %r: %r", conn, exc)
-        try:
-            async with asyncio.timeout(type(actor).options.connect_timeout):
-                await actor.on_disconnect(conn)
-        except Exception:
-            log.exception("on_disconnect of %r failed", actor)
-        finally:
-            self._release(actor)
-
-    def connection(self, name: str, key: str, conn_id: int) -> Connection | None:
-        actor = self._live[name].get(key) if name in self._live else None
-        ext = actor._ext if actor is not None else None
-        if ext is None or not ext.conns:
-            return None
-        return ext.conns.get(conn_id)
+        """Fire every schedule due at ``now`` (for tests and tools with injected time)."""
+        return await self.schedules.run_due(now)

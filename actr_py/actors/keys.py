@@ -19,9 +19,23 @@ from collections.abc import Sequence
 
 from .errors import ActorNotFound, InvalidKey
 
-__all__ = ["ActorKey", "decode_id", "decode_key", "encode_id", "encode_key", "new_nonce"]
+__all__ = [
+    "MODE_CREATE",
+    "MODE_GET",
+    "MODE_GET_OR_CREATE",
+    "ActorKey",
+    "decode_id",
+    "decode_key",
+    "encode_id",
+    "encode_key",
+    "new_nonce",
+]
 
 ActorKey = str | Sequence[str]
+
+#: How a request may bring its actor into being: only an existing one, create it if
+#: missing, or create it and fail (409) if it exists.
+MODE_GET, MODE_GET_OR_CREATE, MODE_CREATE = 0, 1, 2
 
 _MAX_KEY = 1024
 

@@ -145,7 +145,7 @@ class _HostWorkload(Workload):
         name, key, mode, input, nonce, queue, body, wait, timeout, _ = req
         return await self._serve(
             ctx, SYS_ROUTE + "send", req, 9, (name, key),
-            lambda: self.host.enqueue(
+            lambda: self.host.queues.enqueue(
                 name, key, queue, body, mode=mode, input=input, nonce=nonce, wait=wait,
                 timeout=timeout,
             ),
@@ -171,7 +171,7 @@ class _HostWorkload(Workload):
             async def hangup(reason: str, final: bool) -> None:
                 await write("$closed", [reason, final])
 
-            conn = await host.connect(
+            conn = await host.connections.connect(
                 name, key, params, write, "stream", mode=mode, input=input, nonce=nonce,
                 hangup=hangup,
             )
@@ -182,9 +182,9 @@ class _HostWorkload(Workload):
     @handler(SYS_ROUTE + "disconnect", concurrency=_MANY)
     async def _sys_disconnect(self, ctx: Context, req: list[Any]) -> bytes:
         name, key, conn_id = req
-        conn = self.host.connection(name, key, conn_id)
+        conn = self.host.connections.find(name, key, conn_id)
         if conn is not None:
-            await self.host.close_connection(conn, "client closed")
+            await self.host.connections.close(conn, "client closed")
         return pack([0, None])
 
     @handler(SYS_ROUTE + "gateway", concurrency=_MANY)
