@@ -32,7 +32,7 @@ from ..ids import ActorId, ActrTypeName
 from ..proto import package_pb2
 from ..runtime.context import Context
 from . import errors as actor_errors
-from .codec import pack, unpack, unwrap_result
+from .codec import StateEncodeError, pack, unpack, unwrap_result
 from .definition import Actor
 from .errors import ActorUnavailable
 from .host import MODE_CREATE, MODE_GET, MODE_GET_OR_CREATE, Elsewhere
@@ -191,7 +191,10 @@ class ActorClient:
                 handle.name, handle.key, action, _copy(list(args)), mode=handle.mode,
                 input=handle.input, nonce=handle.nonce, conn_id=conn_id,
             )
-            return _copy(result)
+            try:
+                return _copy(result)
+            except StateEncodeError as exc:  # as over the wire: the actor's fault, not ours
+                raise host._internal(exc, f"result of {handle.name}.{action}") from None
 
         return await self._run(handle, local, route, payload, timeout)
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .codec import pack, unpack
 from .cron import CronExpr
-from .errors import ActorNotFound
+from .errors import ActorNotFound, ActorUnavailable
 from .keys import MODE_GET
 from .storage import ScheduleRow
 from .timing import DueQueue
@@ -171,6 +171,8 @@ class ScheduleService:
             await self.host.invoke(name, key, action, unpack(args), mode=MODE_GET)
         except ActorNotFound:
             cron = None  # the actor is gone: drop the schedule
+        except ActorUnavailable:
+            return  # the node is stopping: the row stays and fires after the restart
         except Exception as exc:
             log.warning("scheduled %s.%s of %s failed: %r", name, action, key, exc)
         self.host.stats.schedules_fired += 1

@@ -112,11 +112,11 @@ class _HostWorkload(Workload):
                     raise
                 return pack(body)
             except Exception as exc:
-                raise host._internal(exc, route) from None
+                return pack(error_in_band(host._internal(exc, route)))
             try:
                 return pack([0, value])
             except StateEncodeError as exc:
-                raise host._internal(exc, f"encoding the result of {route}") from None
+                return pack(error_in_band(host._internal(exc, f"the result of {route}")))
         raise AssertionError("unreachable")
 
     # ---- system routes -------------------------------------------------------------

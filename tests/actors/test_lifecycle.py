@@ -251,6 +251,10 @@ class Faulty(Actor):
         return a + b
 
     @action
+    def odd_result(self) -> set[int]:
+        return {1, 2}  # not msgpack-able
+
+    @action
     def bad_state(self) -> None:
         self.state = {"x": {1, 2}}  # a set: not msgpack-able
 
@@ -282,6 +286,8 @@ async def _errors_contract(handle) -> None:
         await handle.call("no_such_action")
     with pytest.raises(ActorInternalError):
         await handle.bad_state_now()
+    with pytest.raises(ActorInternalError):
+        await handle.odd_result()
 
 
 async def test_errors_locally_and_across_nodes(make_host, hub, caplog) -> None:
