@@ -5,6 +5,9 @@ Every figure runs against a baseline measured in the same run:
 * ``actors.cold_start`` - ``get_or_create`` of a new key from another node through the
   first action's reply (the row durably committed). Baseline: a bare SQLite
   INSERT + COMMIT (same file settings) followed by a plain node RPC.
+* ``actors.cold_start_placed`` - the same with a real signaling server deciding where
+  the key goes (one placement claim). Baseline: a signaling round trip, INSERT + COMMIT
+  and a node RPC.
 * ``actors.wake`` - the first action on a sleeping actor, in process on its host.
   Baseline: a bare SQLite SELECT of the row by key.
 * ``actors.action_rtt`` - an action on an awake actor from another node. Baseline: a
@@ -117,6 +120,60 @@ async def cold_start(ctx: BenchContext) -> list[Record]:
         "actors.cold_start", ours, "sqlite INSERT+COMMIT + node RPC", base,
         target="p50 <= 2000 us",
         note=f"remote get_or_create + first action, {created} keys created durably",
+    )]
+
+
+@benchmark("actors.cold_start_placed")
+async def cold_start_placed(ctx: BenchContext) -> list[Record]:
+    """Cold start when the host asks the real signaling server where the new key goes."""
+    sys.path.insert(0, str(_ROOT))
+    from tests.support.signaling import signaling_server
+
+    n, rounds = ctx.n(300, 100), ctx.n(5, 3)
+    clock = time.perf_counter_ns
+    config = {"message_rate": 1_000_000, "message_burst": 1_000_000}
+    with tempfile.TemporaryDirectory() as tmp:
+        bare = _bare_db(os.path.join(tmp, "bare.db"))
+        async with signaling_server(Path(tmp), config=config) as srv:
+            hub = InprocHub()
+            host = ActorHost([BenchCounter], storage=os.path.join(tmp, "actors.db"))
+            host_cfg = ActrConfig(actr_type="bench+actors", signaling_url=srv.url)
+            host_ref = await host.attach(ActrSystem(host_cfg, hub=hub)).start()
+            echo = await ActrSystem("bench+echo", hub=hub).attach(_Echo()).start()
+            client = await ActrSystem("bench+client", hub=hub).attach(Workload()).start()
+            try:
+                remote = ActorClient(client.context, via=host_ref.actor_id)
+                signaling = host_ref.node.network.client
+                call = client.context.call
+                payload = b"x" * 16
+                ours: list[float] = []
+                base: list[float] = []
+                for r in range(rounds + 1):
+                    o, b = [], []
+                    for i in range(n):
+                        t0 = clock()
+                        await remote.get_or_create(BenchCounter, f"p{r}-{i}").increment(1)
+                        o.append((clock() - t0) / 1000)
+                        t0 = clock()
+                        await signaling.get_endpoint(host_ref.actor_id)
+                        bare.execute("BEGIN")
+                        bare.execute("INSERT INTO t VALUES (?, ?, ?)", ("C", f"p{r}-{i}", b""))
+                        bare.execute("COMMIT")
+                        await call(echo.actor_id, "bench.Echo.Say", payload)
+                        b.append((clock() - t0) / 1000)
+                    if r:
+                        ours += o
+                        base += b
+            finally:
+                await client.shutdown()
+                await echo.shutdown()
+                await host_ref.shutdown()
+        bare.close()
+    return [latency_record(
+        "actors.cold_start_placed", ours,
+        "signaling round trip + sqlite INSERT+COMMIT + node RPC", base,
+        target="p50 <= 2000 us",
+        note="as cold_start, with the key's placement claimed at the real signaling server",
     )]
 
 
