@@ -124,6 +124,11 @@ class _ActorMeta(type):
     def __new__(mcs, cls_name: str, bases: tuple[type, ...], ns: dict[str, Any],
                 **kw: Any) -> _ActorMeta:
         ns.setdefault("__slots__", ())
+        if "__init__" in ns and bases:
+            raise ConfigError(
+                f"{cls_name}: actors are built by their host, so __init__ never runs; "
+                "set per-actor data up in create_state, create_vars or on_wake"
+            )
         cls = super().__new__(mcs, cls_name, bases, ns, **kw)
         actions: dict[str, ActionSpec] = {}
         for klass in reversed(cls.__mro__):

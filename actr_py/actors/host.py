@@ -198,6 +198,11 @@ class ActorHost:
         try:
             network = getattr(node, "network", None)
             if network is not None:
+                if self.store.path == ":memory:":
+                    raise ConfigError(
+                        "a node with signaling needs a storage file: keys are placed by the "
+                        "storage they live in, and an in-memory one never comes back"
+                    )
                 self.placement = SignalingPlacement(network.client, self.store.storage_id)
                 try:
                     await asyncio.wait_for(self.placement.announce(), 30.0)

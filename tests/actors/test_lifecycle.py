@@ -407,3 +407,24 @@ async def test_unknown_actor_type_is_not_found(make_host, hub) -> None:
                 await client.get_or_create(Counter, "x").get()
             with pytest.raises(ActorNotFound):
                 await client.get_or_create(Counter, "x").resolve()
+
+
+def test_actor_classes_get_slots_and_refuse_init() -> None:
+    from actr_py.errors import ConfigError
+
+    class Plain(Actor):
+        @action
+        def x(self) -> None: ...
+
+    assert Plain.__slots__ == () and not hasattr(Plain.__new__(Plain), "__dict__")
+    assert set(Plain._actions) == {"x"} and Plain.name == "Plain"
+    with pytest.raises(ConfigError):
+
+        class WithInit(Actor):
+            def __init__(self) -> None: ...
+
+    with pytest.raises(ConfigError):
+
+        class Reserved(Actor):
+            @action
+            def state(self) -> None: ...
