@@ -34,6 +34,14 @@ the new one is ready (make before break). A peer receiving
 ``ICE_RESTART_OFFER`` does the same on its side. A connection whose path
 died is detected by the lane heartbeat, closed, dropped from the cache and
 rebuilt by the next ``connect``.
+
+Renegotiation. :meth:`WebRtcCoordinator.renegotiate` changes the media of a
+live connection: it takes the connection's floor (:mod:`.media_floor`, so
+two actr-py peers never offer at once), lets the caller add transceivers,
+sends a ``RENEGOTIATION_OFFER`` and returns once the answer is applied. A
+``RENEGOTIATION_OFFER`` from the peer is answered on the live connection.
+Peer connections use ``max-bundle``, so a track added later rides the
+transport the DataChannels already use, with no new ICE gathering.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
+from aiortc.rtcconfiguration import RTCBundlePolicy
 
 from ...errors import ActrError, InvalidId, ProtocolError, StateError, Unavailable
 from ...ids import ActorId
@@ -52,16 +61,19 @@ from ..base import FrameHandler, WireConnection
 from .config import WebRtcConfig
 from .connection import WebRtcConnection
 from .gathering import check_supported
+from .media_floor import Floor
 from .negotiator import Negotiator
 from .role import offerer_by_rule, role_negotiation
-from .signaling import InboundRelay, SignalingRelay
+from .signaling import InboundRelay, SignalingRelay, ice_ufrag
 
-__all__ = ["OnConnection", "WebRtcCoordinator"]
+__all__ = ["OnConnection", "Prepare", "WebRtcCoordinator"]
 
 logger = logging.getLogger(__name__)
 
 #: Called once per connection that becomes ready, before it delivers frames.
 OnConnection = Callable[[WebRtcConnection], None]
+#: Changes a live peer connection's transceivers right before a renegotiation offer.
+Prepare = Callable[[RTCPeerConnection], object]
 
 _Type = webrtc_pb2.SessionDescription.Type
 
@@ -101,7 +113,7 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
 
 
 class _Peer:
-    __slots__ = ("attempt", "conn", "early", "lock", "negotiators")
+    __slots__ = ("attempt", "conn", "early", "floors", "lock", "negotiators")
 
     def __init__(self) -> None:
         self.conn: WebRtcConnection | None = None
@@ -111,6 +123,7 @@ class _Peer:
         #: Serialises description handling and our own offers for this peer.
         self.lock = asyncio.Lock()
         self.negotiators: dict[WebRtcConnection, Negotiator] = {}
+        self.floors: dict[WebRtcConnection, Floor] = {}
 
     def live(self) -> WebRtcConnection | None:
         conn = self.conn
@@ -196,6 +209,52 @@ class WebRtcCoordinator:
             attempt = self._start_attempt(peer_id, peer, initiated=True, restart=True)
             attempt.decide(True)
         return await self._await_attempt(attempt, None)
+
+    async def renegotiate(
+        self, peer_id: ActorId, prepare: Prepare | None = None
+    ) -> WebRtcConnection:
+        """Offer the live connection to ``peer_id`` again and apply the answer.
+
+        ``prepare(pc)`` runs right before the offer is created, while this
+        side holds the floor: add or change transceivers there, not earlier,
+        or a concurrent offer from the peer could bind them (aiortc matches a
+        pending transceiver to any new m-line of its kind). Raises Unavailable
+        without a live connection; when no answer comes within
+        ``connect_timeout`` the connection is failed (it would stay stuck
+        with an unanswered offer) and Unavailable raised.
+        """
+        self._check_open()
+        peer = self._peers.get(peer_id)
+        conn = peer.live() if peer is not None else None
+        if peer is None or conn is None:
+            raise Unavailable(f"no live webrtc connection to {peer_id} to renegotiate")
+        negotiator = peer.negotiators.get(conn)
+        floor = peer.floors.get(conn)
+        if negotiator is None or floor is None:
+            raise Unavailable(f"webrtc connection to {peer_id} is being replaced")
+        async with floor.turn():
+            async with peer.lock:
+                if conn.closed:
+                    raise Unavailable(f"webrtc connection to {peer_id} closed")
+                if prepare is not None:
+                    prepare(conn.peer_connection)
+                answered = negotiator.answer_waiter()
+                try:
+                    await negotiator.offer(renegotiation=True)
+                except BaseException:
+                    answered.cancel()
+                    raise
+            try:
+                async with asyncio.timeout(self.config.connect_timeout):
+                    await answered
+            except TimeoutError:
+                error = Unavailable(
+                    f"{peer_id} did not answer a renegotiation within "
+                    f"{self.config.connect_timeout}s"
+                )
+                conn._fail(error)
+                raise error from None
+        return conn
 
     async def handle_relay(self, source: ActorId, payload: InboundRelay) -> None:
         """Feed one inbound relay from ``source`` (SDP, candidate or role).
@@ -362,7 +421,9 @@ class WebRtcCoordinator:
 
     def _negotiator(self, peer_id: ActorId, peer: _Peer, *, offerer: bool) -> Negotiator:
         servers = [RTCIceServer(urls=url) for url in self.config.ice_servers]
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
         conn = WebRtcConnection(
             peer_id, pc, frame_handler=self._frame_handler, config=self.config, offerer=offerer
         )
@@ -371,6 +432,11 @@ class WebRtcCoordinator:
         )
         self._conns.add(conn)
         peer.negotiators[conn] = negotiator
+        peer.floors[conn] = Floor(
+            conn,
+            grant_timeout=self.config.connect_timeout,
+            hold_timeout=self.config.connect_timeout,
+        )
         conn.add_close_callback(self._on_closed)
         return negotiator
 
@@ -393,6 +459,7 @@ class WebRtcCoordinator:
             if peer.conn is conn:
                 peer.conn = None
             peer.negotiators.pop(conn, None)
+            peer.floors.pop(conn, None)
         self._spawn(self._forget(conn))
 
     async def _forget(self, conn: WebRtcConnection) -> None:
@@ -437,13 +504,30 @@ class WebRtcCoordinator:
         except Exception as exc:
             logger.info("ICE candidate from %s not applied: %s", peer_id, exc)
 
+    def _expecting_answer(
+        self, peer: _Peer, msg: webrtc_pb2.SessionDescription
+    ) -> Negotiator | None:
+        """The negotiator whose offer ``msg`` answers: an attempt's or the live one's."""
+        attempt = peer.attempt
+        first = attempt.negotiator if attempt is not None else None
+        if first is not None and (not first.conn.offerer or first.answered):
+            first = None
+        live = peer.live()
+        again = peer.negotiators.get(live) if live is not None else None
+        if again is not None and not again.awaiting_answer:
+            again = None
+        if first is None or again is None:
+            return first or again
+        # An ICE restart and a renegotiation in flight together: the answer
+        # names the ICE session it belongs to.
+        return again if ice_ufrag(msg.sdp) == again.remote_ufrag else first
+
     async def _on_description(
         self, peer_id: ActorId, peer: _Peer, msg: webrtc_pb2.SessionDescription
     ) -> None:
         if msg.type == _Type.ANSWER:
-            attempt = peer.attempt
-            negotiator = attempt.negotiator if attempt is not None else None
-            if negotiator is None or not negotiator.conn.offerer or negotiator.answered:
+            negotiator = self._expecting_answer(peer, msg)
+            if negotiator is None:
                 logger.info("stale answer from %s ignored", peer_id)
                 return
             try:
@@ -456,8 +540,13 @@ class WebRtcCoordinator:
         if msg.type == _Type.RENEGOTIATION_OFFER and live is not None:
             negotiator = peer.negotiators.get(live)
             if negotiator is not None:
+                if live.peer_connection.signalingState != "stable":
+                    # Only a peer that ignores the floor gets here; aiortc cannot
+                    # roll our offer back, so theirs loses and they must retry.
+                    logger.warning("renegotiation offer from %s crossed ours: ignored", peer_id)
+                    return
                 try:
-                    await negotiator.answer(msg)
+                    await negotiator.answer(msg, renegotiation=True)
                 except Exception as exc:
                     live._fail(Unavailable(f"renegotiation from {peer_id} failed: {exc}"))
                 return

@@ -10,22 +10,30 @@ before the remote description (the relay does not keep order across message
 types, and a fast peer trickles before its offer is processed) are buffered
 here and applied right after ``setRemoteDescription``. Candidates tagged with
 another ICE username fragment belong to an older attempt and are dropped.
+
+Renegotiation (media tracks added to a live connection) reuses the same
+negotiator: ``offer(renegotiation=True)`` sends a ``RENEGOTIATION_OFFER`` on
+the established ICE session, so neither side trickles candidates again. Every
+offer we create carries actr's reference payload types (VP8 96, H264 102,
+Opus 111; see :mod:`.media_sdp`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 
 from aiortc import RTCSessionDescription
 from aiortc.sdp import SessionDescription as ParsedSdp
 
-from ...errors import ProtocolError, StateError
+from ...errors import ProtocolError, StateError, Unavailable
 from ...ids import ActorId
 from ...proto import webrtc_pb2
 from .config import WebRtcConfig
 from .connection import WebRtcConnection
 from .gathering import restrict_gathering, set_receive_buffer, verify_local_candidates
+from .media_sdp import remap_payload_types
 from .signaling import (
     SignalingRelay,
     candidate_from_proto,
@@ -37,6 +45,8 @@ from .signaling import (
 )
 
 __all__ = ["Negotiator"]
+
+_Type = webrtc_pb2.SessionDescription.Type
 
 logger = logging.getLogger(__name__)
 
@@ -60,36 +70,74 @@ class Negotiator:
         self.remote_ufrag: str | None = None
         self.remote_applied = False
         self.answered = False
+        #: An offer of ours is out and its answer has not been applied yet.
+        self.awaiting_answer = False
+        self._answer_waiters: list[asyncio.Future[None]] = []
         self.applied_candidates = 0
         self.dropped_candidates = 0
+        conn.add_close_callback(self._fail_waiters)
 
     @property
     def peer_id(self) -> ActorId:
         return self.conn.peer_id
 
-    async def offer(self, *, restart: bool = False) -> None:
-        """Create and send our offer (``ICE_RESTART_OFFER`` when rebuilding a live one)."""
-        offer = await self._pc.createOffer()
+    async def offer(self, *, restart: bool = False, renegotiation: bool = False) -> None:
+        """Create and send our offer.
+
+        ``ICE_RESTART_OFFER`` when rebuilding a live connection,
+        ``RENEGOTIATION_OFFER`` when changing the media of a live one.
+        """
+        created = await self._pc.createOffer()
+        offer = RTCSessionDescription(sdp=remap_payload_types(created.sdp), type="offer")
         await self._set_local(offer)
-        await self._relay.send(
-            self.peer_id, description_to_proto(self._pc.localDescription, restart=restart)
-        )
-        await self._trickle()
+        self.awaiting_answer = True
+        sdp = self._pc.localDescription.sdp
+        if renegotiation:
+            msg = webrtc_pb2.SessionDescription(type=_Type.RENEGOTIATION_OFFER, sdp=sdp)
+        else:
+            msg = description_to_proto(self._pc.localDescription, restart=restart)
+        await self._relay.send(self.peer_id, msg)
+        if not renegotiation:
+            await self._trickle()
 
     async def accept_answer(self, msg: webrtc_pb2.SessionDescription) -> None:
         if self._pc.signalingState != "have-local-offer":
             raise StateError(f"answer from {self.peer_id} without an offer of ours pending")
         await self._set_remote(description_from_proto(msg))
         self.answered = True
+        self.awaiting_answer = False
+        waiters, self._answer_waiters = self._answer_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
-    async def answer(self, msg: webrtc_pb2.SessionDescription) -> None:
+    def answer_waiter(self) -> asyncio.Future[None]:
+        """A future resolved when the answer to our next (or current) offer is
+        applied; it fails with Unavailable if the connection closes first."""
+        waiter = asyncio.get_running_loop().create_future()
+        if self.conn.closed:
+            waiter.set_exception(Unavailable(f"connection to {self.peer_id} closed"))
+        else:
+            self._answer_waiters.append(waiter)
+        return waiter
+
+    def _fail_waiters(self, _conn: object, _exc: BaseException | None) -> None:
+        waiters, self._answer_waiters = self._answer_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(Unavailable(f"connection to {self.peer_id} closed"))
+
+    async def answer(
+        self, msg: webrtc_pb2.SessionDescription, *, renegotiation: bool = False
+    ) -> None:
         """Apply the peer's offer and send our answer."""
         await self._set_remote(description_from_proto(msg))
         answer = await self._pc.createAnswer()
         await self._set_local(answer)
         await self._relay.send(self.peer_id, description_to_proto(self._pc.localDescription))
         self.answered = True
-        await self._trickle()
+        if not renegotiation:
+            await self._trickle()
 
     async def add_candidate(self, msg: webrtc_pb2.IceCandidate) -> None:
         """Apply a trickled candidate, or keep it until the remote description is set."""

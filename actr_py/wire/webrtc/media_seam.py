@@ -1,0 +1,184 @@
+"""The one place where actr_py reaches into aiortc's RTP internals.
+
+Why: forwarding media without decoding it needs three things aiortc has no
+public API for.
+
+1. **Encoded frames on the receiving side.** ``RTCRtpReceiver`` depayloads
+   each RTP packet and hands it to its jitter buffer; whatever complete frame
+   ``JitterBuffer.add`` returns goes to a decoder thread. We replace that
+   receiver's jitter buffer (the name-mangled ``_RTCRtpReceiver__jitter_buffer``)
+   with a wrapper around the original. The wrapper passes every assembled
+   frame to our callback and returns it to aiortc only when the callback asks
+   for decoding. Everything else aiortc does per packet stays as it is: RTX
+   unwrapping, NACKs, receiver reports, REMB, and a PLI when the jitter buffer
+   loses packets. A frame that is not returned is never decoded, so a relay
+   that only forwards spends no CPU on decoding.
+2. **Keyframe requests reaching a forwarding sender.** ``RTCRtpSender``
+   answers an RTCP PLI or FIR by calling ``self._send_keyframe()``, which only
+   sets a flag for its own encoder. A sender fed with already-encoded packets
+   has no encoder to obey it, so we wrap that method on the instance and tell
+   the caller, which asks the original publisher.
+3. **Sending a PLI upstream** ourselves: ``RTCRtpReceiver._send_rtcp_pli``.
+
+A sender accepts already-encoded data through a documented path: a track
+whose ``recv()`` returns an ``av.Packet`` is packetized by the codec's
+``Encoder.pack`` (RTP payload descriptors, FU-A, fragmentation) instead of
+being encoded. That needs no patch, but :func:`check_supported` verifies it
+too because the relay depends on it.
+
+All of this is per instance: no class or module of aiortc is modified, other
+peer connections in the process are untouched. :func:`check_supported`
+refuses aiortc versions this was not tested with and verifies, by reading
+aiortc's source, that each seam is still used the way this module assumes;
+``tests/media/test_seam.py`` runs it and exercises every seam on real peer
+connections, so an aiortc upgrade that moves any of them fails loudly.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import aiortc
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
+from aiortc.rtcrtpsender import RTCRtpSender
+from aiortc.rtp import RtpPacket
+
+from ...errors import ConfigError
+
+__all__ = [
+    "TESTED_AIORTC",
+    "EncodedFrameSink",
+    "check_supported",
+    "hook_keyframe_requests",
+    "send_pli",
+    "tap_receiver",
+]
+
+logger = logging.getLogger(__name__)
+
+#: aiortc (major, minor) versions whose RTP internals this module knows.
+TESTED_AIORTC: frozenset[tuple[int, int]] = frozenset({(1, 16)})
+
+_JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
+_TAPPED = "_actr_py_media_tap"
+_HOOKED = "_actr_py_keyframe_hook"
+
+
+class EncodedFrameSink(Protocol):
+    """Receives each assembled frame; returns True to let aiortc decode it too."""
+
+    def __call__(self, payload_type: int, ssrc: int, data: bytes, rtp_timestamp: int) -> bool: ...
+
+
+class _TapJitterBuffer:
+    """Stands in for a receiver's JitterBuffer; only ``add`` is ever called on it."""
+
+    __slots__ = ("_inner", "_sink")
+
+    def __init__(self, inner: JitterBuffer, sink: EncodedFrameSink) -> None:
+        self._inner = inner
+        self._sink = sink
+
+    @property
+    def capacity(self) -> int:
+        return self._inner.capacity
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        pli, frame = self._inner.add(packet)
+        if frame is None:
+            return pli, None
+        try:
+            decode = self._sink(packet.payload_type, packet.ssrc, frame.data, frame.timestamp)
+        except Exception:  # never let an exception into aiortc's packet path
+            logger.exception("encoded frame sink failed")
+            decode = False
+        return pli, frame if decode else None
+
+
+def _version(text: str) -> tuple[int, int]:
+    parts = text.split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        return (-1, -1)
+
+
+def _source(fn: Any) -> str:
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):
+        return ""
+
+
+def check_supported(version: str | None = None) -> None:
+    """Raise ConfigError unless every seam is known to work with this aiortc."""
+    found = version if version is not None else getattr(aiortc, "__version__", "?")
+    if _version(found) not in TESTED_AIORTC:
+        tested = ", ".join(f"{a}.{b}" for a, b in sorted(TESTED_AIORTC))
+        raise ConfigError(
+            f"media: aiortc {found} is untested (tested: {tested}); check "
+            "actr_py/wire/webrtc/media_seam.py against it and extend TESTED_AIORTC"
+        )
+    problems = []
+    handle_rtp = _source(RTCRtpReceiver._handle_rtp_packet)
+    if "self.__jitter_buffer.add(packet)" not in handle_rtp:
+        problems.append("RTCRtpReceiver._handle_rtp_packet no longer feeds self.__jitter_buffer")
+    if "encoded_frame is not None" not in handle_rtp:
+        problems.append("RTCRtpReceiver no longer skips decoding when no frame is returned")
+    if "self.__jitter_buffer = JitterBuffer(" not in _source(RTCRtpReceiver.__init__):
+        problems.append("RTCRtpReceiver.__init__ no longer builds self.__jitter_buffer")
+    if not callable(getattr(RTCRtpReceiver, "_send_rtcp_pli", None)):
+        problems.append("RTCRtpReceiver._send_rtcp_pli is gone")
+    if "self._send_keyframe()" not in _source(RTCRtpSender._handle_rtcp_packet):
+        problems.append("RTCRtpSender no longer answers PLI/FIR through self._send_keyframe()")
+    if ".pack(data)" not in _source(RTCRtpSender._next_encoded_frame):
+        problems.append("RTCRtpSender no longer packs pre-encoded av.Packet data")
+    if problems:
+        raise ConfigError(
+            f"media: aiortc {found} changed its RTP internals: " + "; ".join(problems)
+        )
+
+
+def tap_receiver(receiver: RTCRtpReceiver, sink: EncodedFrameSink) -> None:
+    """Send every frame ``receiver`` assembles to ``sink`` before any decoding.
+
+    Call before the first packet arrives (in the peer connection's ``track``
+    event). Tapping a receiver twice is refused: there is one sink per track.
+    """
+    if getattr(receiver, _TAPPED, False):
+        raise ValueError("this RTCRtpReceiver is already tapped")
+    inner = getattr(receiver, _JITTER_ATTR, None)
+    if not isinstance(inner, JitterBuffer):
+        raise ConfigError("media: RTCRtpReceiver has no jitter buffer where expected")
+    setattr(receiver, _JITTER_ATTR, _TapJitterBuffer(inner, sink))
+    setattr(receiver, _TAPPED, True)
+
+
+def hook_keyframe_requests(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """Call ``callback`` whenever the remote receiver asks ``sender`` for a keyframe.
+
+    aiortc's own handling (force the encoder's next frame to be a keyframe)
+    still runs first, so raw-frame tracks keep working as before.
+    """
+    if getattr(sender, _HOOKED, False):
+        raise ValueError("this RTCRtpSender's keyframe requests are already hooked")
+    original = sender._send_keyframe
+
+    def send_keyframe() -> None:
+        original()
+        try:
+            callback()
+        except Exception:  # called from aiortc's RTCP reader
+            logger.exception("keyframe request callback failed")
+
+    sender._send_keyframe = send_keyframe  # type: ignore[method-assign]
+    setattr(sender, _HOOKED, True)
+
+
+async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
+    """Ask the sender of ``media_ssrc`` for a keyframe (RTCP PLI, RFC 4585)."""
+    await receiver._send_rtcp_pli(media_ssrc)
