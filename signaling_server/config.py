@@ -53,6 +53,11 @@ class ServerConfig:
         default=50.0, metadata={"help": "messages per second per connection (token bucket)"}
     )
     message_burst: int = field(default=200, metadata={"help": "message bucket size"})
+    placement_rate: float = field(
+        default=1000.0,
+        metadata={"help": "virtual-actor placement requests per second per connection"},
+    )
+    placement_burst: int = field(default=2000, metadata={"help": "placement bucket size"})
     connection_rate: float = field(
         default=10.0, metadata={"help": "WebSocket upgrades per second per client IP"}
     )
@@ -84,6 +89,8 @@ class ServerConfig:
         )
         need(self.message_rate > 0, "message_rate", "must be > 0")
         need(self.message_burst >= 1, "message_burst", "must be >= 1")
+        need(self.placement_rate > 0, "placement_rate", "must be > 0")
+        need(self.placement_burst >= 1, "placement_burst", "must be >= 1")
         need(self.connection_rate > 0, "connection_rate", "must be > 0")
         need(self.connection_burst >= 1, "connection_burst", "must be >= 1")
         need(self.max_candidates >= 1, "max_candidates", "must be >= 1")

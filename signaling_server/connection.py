@@ -33,6 +33,8 @@ class Connection:
         self.ws = ws
         self.remote = remote
         self.bucket = bucket
+        #: Virtual-actor placement has its own budget (set by the service).
+        self.placement_bucket: TokenBucket | None = None
         self.session: Session | None = None
         self.pong_seq = 0
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_size)

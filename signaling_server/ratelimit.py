@@ -34,6 +34,10 @@ class TokenBucket:
             return True
         return False
 
+    def refund(self, n: float = 1.0) -> None:
+        """Give back tokens taken for a message another bucket accounts for."""
+        self._tokens = min(self.burst, self._tokens + n)
+
     def is_full(self, now: float) -> bool:
         self._refill(now)
         return self._tokens >= self.burst

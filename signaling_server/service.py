@@ -181,6 +181,9 @@ class SignalingService:
     def open_connection(self, ws: Any, remote: str) -> Connection:
         bucket = TokenBucket(self.config.message_rate, self.config.message_burst, self.mono())
         conn = Connection(ws, remote, bucket, self.config.outbound_queue)
+        conn.placement_bucket = TokenBucket(
+            self.config.placement_rate, self.config.placement_burst, self.mono()
+        )
         conn.start()
         self.connections.add(conn)
         self.metrics.connections_total += 1
@@ -243,6 +246,18 @@ class SignalingService:
                 raise
             reply_for = env.envelope_id
             flow = env.WhichOneof("flow")
+            if (
+                flow == "actr_to_server"
+                and env.actr_to_server.WhichOneof("payload") == "actor_placement_request"
+            ):
+                # A host creating many actors at once should not starve its heartbeat
+                # and discovery: placement draws on its own, larger budget.
+                conn.bucket.refund()
+                assert conn.placement_bucket is not None
+                if not conn.placement_bucket.try_take(self.mono()):
+                    raise RateLimited(
+                        f"more than {self.config.placement_rate:g} placement requests/s"
+                    )
             if flow == "peer_to_server":
                 await self._on_peer(conn, env)
             elif flow == "actr_to_server":

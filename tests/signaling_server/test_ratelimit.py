@@ -53,3 +53,12 @@ def test_keyed_limiter_stays_bounded_and_forgets_refilled_keys_first():
     # At t=10 all have refilled, so all are forgotten before adding a new key.
     limiter.allow("new", 10.0)
     assert len(limiter) == 1
+
+
+def test_refund_gives_back_at_most_up_to_the_burst() -> None:
+    bucket = TokenBucket(rate=1.0, burst=2, now=0.0)
+    assert bucket.try_take(0.0) and bucket.try_take(0.0) and not bucket.try_take(0.0)
+    bucket.refund()
+    assert bucket.try_take(0.0)
+    bucket.refund(10)
+    assert bucket.try_take(0.0) and bucket.try_take(0.0) and not bucket.try_take(0.0)

@@ -618,3 +618,23 @@ async def test_killed_client_process_disappears_from_route_candidates(client):
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_placement_requests_have_their_own_budget(client):
+    """A host creating many actors at once is not refused by the message rate
+    (20/s, burst 40 on this server), while ordinary messages still are."""
+    host = await client(ActrTypeName("acme", "host"))
+    storage = f"storage-{os.getpid()}"
+    await host.request(actr_pb2.ActorPlacementRequest(
+        op=actr_pb2.ActorPlacementRequest.ANNOUNCE, storage_id=storage))
+    placed = await asyncio.gather(
+        *(host.claim_key("Counter", f"k{i}", storage, create=True) for i in range(120)),
+        return_exceptions=True,
+    )
+    refused = [p for p in placed if isinstance(p, BaseException)]
+    assert not refused, refused[:3]
+    assert all(owner == host.actor_id for owner, _ in placed)
+    found = await asyncio.gather(
+        *(host.discover() for _ in range(120)), return_exceptions=True
+    )
+    assert any(isinstance(f, RateLimited) for f in found)
