@@ -2,8 +2,9 @@
 
 Same interface as :class:`MemoryMailbox`, so the scheduler does not care
 which one it has. Messages are stored as the envelope bytes and parsed again
-only after a restart: while the process lives, the parsed envelope is kept
-beside the row.
+only after a restart: while the process lives, the parsed envelope of a small
+message is kept beside the row (a large one is parsed again rather than held
+twice in memory).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from .mailbox import InboundMessage
 __all__ = ["DurableMailbox"]
 
 log = logging.getLogger("actr_py.mailbox")
+
+#: Envelopes up to this size stay parsed in memory while queued.
+_KEEP_PARSED = 64 * 1024
 
 
 class DurableMailbox:
@@ -73,7 +77,8 @@ class DurableMailbox:
         if result.admission is Admission.ACCEPTED:
             assert result.entry is not None
             msg.token = result.entry
-            self._parsed[result.entry.seq] = msg
+            if len(raw) <= _KEEP_PARSED:
+                self._parsed[result.entry.seq] = msg
             return None
         if result.admission is Admission.ANSWERED:
             return result.duplicate_response
@@ -98,6 +103,11 @@ class DurableMailbox:
     async def fail(self, msg: InboundMessage, category: str, message: str) -> bool:
         """Record a failed attempt; True when the message moved to dead letters."""
         return await self.box.fail(msg.token, category, message)
+
+    async def release(self, msg: InboundMessage) -> None:
+        """Hand back a message no handler saw (shutdown), without counting an attempt."""
+        self._parsed[msg.token.seq] = msg
+        await self.box.release(msg.token)
 
     async def dead_letter(self, msg: InboundMessage, category: str, message: str) -> None:
         await self.box.dead_letter(msg.token, category, message)

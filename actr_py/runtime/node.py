@@ -22,6 +22,7 @@ from ..inbound.durable_mailbox import DurableMailbox
 from ..inbound.gate import InboundGate
 from ..inbound.mailbox import MemoryMailbox
 from ..inbound.stream_registry import DataStreamRegistry
+from ..media import MediaFrameRegistry, MediaManager
 from ..outbound.out_gate import OutGate
 from ..outbound.pending import PendingCallTable
 from ..payload_type import PayloadType
@@ -30,6 +31,7 @@ from ..protocol import envelope as envcodec
 from ..protocol.codec import decode_payload, encode_payload
 from ..transport.manager import InprocTransportManager
 from ..wire.base import WireConnection
+from ..wire.webrtc import WebRtcCoordinator
 from .context import Context
 from .dest import Dest, DestKind, as_dest
 from .network import NodeNetwork
@@ -110,6 +112,8 @@ class ActrNode:
         self.scheduler_errors = 0
         self.streams = DataStreamRegistry(on_error=self._stream_error)
         self.shell_streams = DataStreamRegistry(on_error=self._stream_error)
+        self.media_frames = MediaFrameRegistry(on_error=self._stream_error)
+        self.media = MediaManager(self.media_frames, self._webrtc)
         if cfg.durable:
             self.mailbox = await DurableMailbox.open(
                 cfg.storage_path,
@@ -124,6 +128,7 @@ class ActrNode:
             rpc_sink=self.scheduler.accept,
             streams=self.streams,
             reply_error=self._reply_error,
+            media=self.media_frames,
         )
         hub = self.system.hub
         self.network: NodeNetwork | None = None
@@ -168,7 +173,10 @@ class ActrNode:
         self.state = NodeState.STOPPING
         grace = self.config.shutdown_grace if grace is None else grace
         orphans = await self.scheduler.drain(grace)
-        if not self.mailbox.durable:
+        if isinstance(self.mailbox, DurableMailbox):
+            for msg in orphans:  # taken but never started: not an attempt
+                await self.mailbox.release(msg)
+        else:
             for msg in [*orphans, *self.mailbox.drain()]:
                 await self.scheduler._refuse(
                     msg, Unavailable(f"actor {self.actor_id} stopped before handling it")
@@ -187,11 +195,13 @@ class ActrNode:
         self._stopped.set()
 
     async def _teardown(self) -> None:
+        await self.media.close()
         if self.network is not None:
             await self.network.close()
         self.pending.fail_all(Unavailable(f"actor {self._actor_id} stopped"))
         await self.streams.close()
         await self.shell_streams.close()
+        await self.media_frames.close()
         await self.mailbox.close()
         out_gate = getattr(self, "out_gate", None)
         if out_gate is not None:
@@ -366,6 +376,10 @@ class ActrNode:
         n = self.pending.fail_peer(conn.peer_id, Unavailable(reason))
         if n:
             log.info("%d pending calls to %s failed: %s", n, conn.peer_id, reason)
+
+    def _webrtc(self) -> WebRtcCoordinator | None:
+        network = self.network
+        return network.webrtc.coordinator if network is not None and network.webrtc else None
 
     def _stream_error(self, exc: BaseException, where: str) -> None:
         log.warning("%s on %s: %s", where, self._actor_id, exc)
