@@ -2,7 +2,9 @@
 
 It decodes and routes by PayloadType: RPC responses complete pending calls,
 RPC requests and tells go to the scheduler (and from there the mailbox),
-stream chunks to the DataStreamRegistry. A bad frame is counted, logged and
+stream chunks to the DataStreamRegistry. Media rides RTP tracks and never
+comes through here; a MEDIA_RTP frame on a byte lane goes to the media
+registry, which counts and drops it. A bad frame is counted, logged and
 answered where it can be (a request with a readable id gets a 400); it never
 stops the gate from serving the next frame.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from google.protobuf.message import DecodeError
 
@@ -22,6 +25,9 @@ from ..payload_type import PayloadType
 from ..proto import package_pb2
 from ..protocol.envelope import check_envelope, decode_envelope
 from .stream_registry import DataStreamRegistry
+
+if TYPE_CHECKING:
+    from ..media.registry import MediaFrameRegistry
 
 __all__ = ["GateStats", "InboundGate"]
 
@@ -56,11 +62,13 @@ class InboundGate:
         rpc_sink: RpcSink,
         streams: DataStreamRegistry,
         reply_error: ErrorReply,
+        media: MediaFrameRegistry | None = None,
     ) -> None:
         self.pending = pending
         self.rpc_sink = rpc_sink
         self.streams = streams
         self.reply_error = reply_error
+        self.media = media
         self.stats = GateStats()
 
     async def deliver(self, sender: ActorId, payload_type: PayloadType, data: bytes) -> None:
@@ -74,6 +82,8 @@ class InboundGate:
             await self._route_rpc(sender, payload_type, env, data)
         elif payload_type in _STREAMS:
             await self._stream(sender, payload_type, data)
+        elif payload_type == PayloadType.MEDIA_RTP and self.media is not None:
+            self.media.deliver_off_track(sender, data)
         else:
             self._malformed(sender, payload_type, f"no inbound route for {payload_type!r}")
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InvalidId
 from ..ids import ActorId, ActrTypeName
 from ..payload_type import PayloadType
 from ..proto import package_pb2
 from .dest import Dest
 
 if TYPE_CHECKING:
+    from aiortc import MediaStreamTrack
+
     from ..inbound.stream_registry import StreamCallback
+    from ..media import MediaCallback, MediaKind, MediaManager, MediaMode, OnEnded, Pushable
     from .node import ActrNode
 
 __all__ = ["Context"]
@@ -90,3 +95,58 @@ class Context:
         payload_type: PayloadType = PayloadType.STREAM_RELIABLE,
     ) -> None:
         await self._node.send_data_stream(dest, chunk, payload_type)
+
+    # ---- media (RTP tracks; see docs/media.md) -------------------------------------
+
+    async def add_media_track(
+        self,
+        dest: Dest | ActorId | str,
+        track_id: str,
+        kind: MediaKind | str,
+        codec: str,
+        *,
+        source: MediaStreamTrack | None = None,
+        on_keyframe_request: Callable[[], None] | None = None,
+        on_ended: OnEnded | None = None,
+    ) -> None:
+        """Start sending RTP track ``track_id`` (``"video"``: VP8/H264, ``"audio"``:
+        Opus) to ``dest``; returns once the peer has accepted it."""
+        await self._node.media.add_track(
+            self._media_peer(dest), track_id, kind, codec, source=source,
+            on_keyframe_request=on_keyframe_request, on_ended=on_ended,
+        )
+
+    async def remove_media_track(self, dest: Dest | ActorId | str, track_id: str) -> None:
+        await self._node.media.remove_track(self._media_peer(dest), track_id)
+
+    async def send_media_sample(
+        self, dest: Dest | ActorId | str, track_id: str, sample: Pushable
+    ) -> bool:
+        """Queue a PyAV frame (encoded by the track's codec) or an encoded packet/
+        MediaSample (sent as is); False when it was dropped to keep latency low."""
+        return self._node.media.send_sample(self._media_peer(dest), track_id, sample)
+
+    def register_media_track(
+        self, track_id: str, callback: MediaCallback, *, mode: MediaMode = "decoded"
+    ) -> None:
+        """Deliver every received track called ``track_id`` to ``callback``."""
+        self._node.media_frames.register(track_id, callback, mode=mode)
+
+    def unregister_media_track(self, track_id: str) -> bool:
+        return self._node.media_frames.unregister(track_id)
+
+    @property
+    def media(self) -> MediaManager:
+        """The node's media tracks, for libraries that go beyond the calls above
+        (the relay gates forwarded tracks and switches decoding on and off)."""
+        return self._node.media
+
+    def request_keyframe(self, source: ActorId, track_id: str) -> bool:
+        """Ask ``source`` for a keyframe on the track it sends us (RTCP PLI)."""
+        return self._node.media.request_keyframe(source, track_id)
+
+    def _media_peer(self, dest: Dest | ActorId | str) -> ActorId:
+        target = self._node._target(dest)
+        if target is None or target == self._node.actor_id:
+            raise InvalidId(f"{dest!r}: media tracks go to another actor over WebRTC")
+        return target

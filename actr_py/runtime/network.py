@@ -106,6 +106,7 @@ class NodeNetwork:
     def _on_webrtc_connection(self, conn: WireConnection) -> None:
         if self.webrtc is not None:
             self.webrtc.adopt(conn)
+        self.node.media.attach(conn)
 
     async def close(self) -> None:
         if self.webrtc is not None:

@@ -71,7 +71,9 @@ async def test_undecodable_stream_chunk_and_media_frame_are_dropped(pair, hub) -
     await _raw_send(hub, client.actor_id, echo.actor_id, PayloadType.STREAM_RELIABLE, b"\xff\xff")
     await _raw_send(hub, client.actor_id, echo.actor_id, PayloadType.STREAM_RELIABLE, b"\x0a\x01s")
     await _raw_send(hub, client.actor_id, echo.actor_id, PayloadType.MEDIA_RTP, b"\x80")
-    assert echo.node.gate.stats.malformed == 3
+    assert echo.node.gate.stats.malformed == 2
+    # Media rides RTP tracks: a MEDIA_RTP frame on a byte lane is the media registry's to drop.
+    assert echo.node.media_frames.stats.off_track == 1
 
 
 async def test_response_from_a_third_party_is_ignored(pair, hub, start) -> None:
