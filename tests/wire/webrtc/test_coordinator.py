@@ -90,6 +90,7 @@ async def test_without_role_assignment_the_local_rule_decides() -> None:
     try:
         conn = await alice.coordinator.connect(BOB)
         assert hub.sent(ALICE, "RoleNegotiation") and offers_by(hub) == [ALICE]
+        await wait_until(lambda: bob.announced)  # the answerer may be ready a turn later
         assert conn.offerer and len(bob.announced) == 1
         await echo_once(alice, conn)
     finally:
