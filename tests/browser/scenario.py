@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import signal
 import socket
@@ -277,7 +278,26 @@ async def wait_for(future: asyncio.Future[Any], chromium: Chromium, timeout: flo
     return future.result()
 
 
+def log_node_to(path: Path) -> None:
+    """The node's WebRTC and network logs, for the test to print when it fails."""
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(relativeCreated)6.0f ms %(name)s %(message)s"))
+    for name in ("actr_py.wire.webrtc", "actr_py.wire.signaling", "actr_py.network",
+                 "actr_py.transport"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(handler)
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return ""
+
+
 async def run(browser_role: str, workdir: Path, timeout: float) -> dict[str, Any]:
+    log_node_to(workdir / "node.log")
     result: dict[str, Any] = {
         "browser_role": browser_role,
         "interfaces": [name for _, name in socket.if_nameindex()],
@@ -315,6 +335,7 @@ async def run(browser_role: str, workdir: Path, timeout: float) -> dict[str, Any
         await pages.close()
     result["page_events"] = pages.events
     result["chromium_log"] = chromium.log_tail()
+    result["node_log"] = tail(workdir / "node.log")
     result["seconds"] = round(time.monotonic() - started, 2)
     return result
 

@@ -8,7 +8,7 @@
 //
 // Loopback only: every ICE candidate is filtered to UDP host candidates on
 // 127.0.0.1, both ours before they are relayed (and in the SDP we send) and
-// the peer's before they are applied. Nothing else is ever offered to, or
+// the peer's before they are applied (trickled or in its SDP). Nothing else is ever offered to, or
 // accepted from, the other side.
 
 import * as msg from "./messages.js";
@@ -63,7 +63,14 @@ export class PeerLink {
     this.role = null;
     this.channels = new Map(); // label -> RTCDataChannel
     this.channelLog = []; // what each channel looked like when it appeared
-    this.candidates = { gathered: [], relayed: [], strippedFromSdp: 0, remoteApplied: [], remoteRefused: [] };
+    this.candidates = {
+      gathered: [], // every local candidate Chromium found
+      relayed: [], // those we trickled to the peer (loopback UDP host only)
+      strippedFromSdp: 0, // a=candidate lines removed from the SDP we sent
+      remoteInSdp: [], // the peer's candidates kept in its SDP
+      remoteApplied: [], // the peer's trickled candidates we applied
+      remoteRefused: [], // the peer's candidates (SDP or trickled) we dropped
+    };
     this.unexpected = []; // lane messages that were not responses to our calls
     this.ignored = {}; // label -> messages received on channels that are not lanes
     this.pc = new RTCPeerConnection({ iceServers: [] });
@@ -88,18 +95,20 @@ export class PeerLink {
 
   async #handle(relay) {
     if (relay.kind === "sdp") {
+      const sdp = this.#acceptRemoteSdp(relay.sdp);
       if (relay.type === msg.SdpType.ANSWER) {
         this.log("answer received");
-        await this.pc.setRemoteDescription({ type: "answer", sdp: relay.sdp });
+        await this.pc.setRemoteDescription({ type: "answer", sdp });
       } else {
         this.log(`offer received (type ${relay.type})`);
-        await this.pc.setRemoteDescription({ type: "offer", sdp: relay.sdp });
+        await this.pc.setRemoteDescription({ type: "offer", sdp });
         await this.pc.setLocalDescription(await this.pc.createAnswer());
         this.#sendDescription(msg.SdpType.ANSWER);
       }
       this.#remoteSet = true;
       for (const c of this.#early.splice(0)) await this.#applyRemoteCandidate(c);
     } else if (relay.kind === "candidate") {
+      this.log(`peer candidate: ${relay.candidate || "(end of candidates)"}`);
       if (this.#remoteSet) await this.#applyRemoteCandidate(relay);
       else this.#early.push(relay);
     } else if (relay.kind === "role") {
@@ -109,9 +118,18 @@ export class PeerLink {
     }
   }
 
+  /** The peer's SDP with only its loopback UDP host candidates left in it. */
+  #acceptRemoteSdp(sdp) {
+    for (const line of sdp.split("\r\n")) {
+      if (!line.startsWith("a=candidate:")) continue;
+      const text = line.slice(2);
+      (isLoopbackUdpHost(text) ? this.candidates.remoteInSdp : this.candidates.remoteRefused).push(text);
+    }
+    return loopbackOnlySdp(sdp).sdp;
+  }
+
   async #applyRemoteCandidate(c) {
     if (c.candidate === "") {
-      this.log("peer: end of candidates");
       try {
         await this.pc.addIceCandidate({ candidate: "", sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex });
       } catch (e) {
