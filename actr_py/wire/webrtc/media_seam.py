@@ -13,6 +13,15 @@ public API for.
    unwrapping, NACKs, receiver reports, REMB, and a PLI when the jitter buffer
    loses packets. A frame that is not returned is never decoded, so a relay
    that only forwards spends no CPU on decoding.
+
+   aiortc's jitter buffer only knows a frame is complete when the first packet
+   of the *next* one arrives (audio: four frames later), which costs a frame
+   interval at every hop. The wrapper also completes a frame at its RTP marker
+   bit (the last packet of a frame, RFC 3550/7741/6184) when every packet since
+   the previous marker is there with the same timestamp, and emits it then;
+   the jitter buffer's later copy of that frame is dropped. Anything else (a
+   lost or reordered packet, the first frame) waits for the jitter buffer as
+   before.
 2. **Keyframe requests reaching a forwarding sender.** ``RTCRtpSender``
    answers an RTCP PLI or FIR by calling ``self._send_keyframe()``, which only
    sets a flag for its own encoder. A sender fed with already-encoded packets
@@ -38,6 +47,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -64,6 +74,8 @@ logger = logging.getLogger(__name__)
 TESTED_AIORTC: frozenset[tuple[int, int]] = frozenset({(1, 16)})
 
 _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
+_KEPT = 1024  # packets remembered for marker-bit completion
+_EMITTED = 64
 _TAPPED = "_actr_py_media_tap"
 _HOOKED = "_actr_py_keyframe_hook"
 
@@ -77,11 +89,18 @@ class EncodedFrameSink(Protocol):
 class _TapJitterBuffer:
     """Stands in for a receiver's JitterBuffer; only ``add`` is ever called on it."""
 
-    __slots__ = ("_inner", "_sink")
+    __slots__ = ("_emitted", "_inner", "_last_marker", "_open", "_packets", "_sink")
 
     def __init__(self, inner: JitterBuffer, sink: EncodedFrameSink) -> None:
         self._inner = inner
         self._sink = sink
+        #: Recent packets by sequence number (insertion order: oldest first).
+        self._packets: dict[int, RtpPacket] = {}
+        self._last_marker: int | None = None
+        #: (timestamp, first seq, marker seq) of a frame whose marker came, not yet emitted.
+        self._open: tuple[int, int, int] | None = None
+        #: Timestamps of frames emitted at their marker (the jitter buffer's copy is dropped).
+        self._emitted: deque[int] = deque(maxlen=_EMITTED)
 
     @property
     def capacity(self) -> int:
@@ -89,14 +108,55 @@ class _TapJitterBuffer:
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         pli, frame = self._inner.add(packet)
-        if frame is None:
-            return pli, None
+        if frame is not None and frame.timestamp in self._emitted:
+            frame = None  # already emitted at its marker
+        # One frame per call (aiortc decodes what is returned): when the jitter
+        # buffer just released one, a frame this packet completes waits for it.
+        early = self._complete(packet, emit=frame is None)
+        if frame is not None:
+            return pli, self._deliver(packet, frame)
+        if early is not None:
+            return pli, self._deliver(packet, early)
+        return pli, None
+
+    def _deliver(self, packet: RtpPacket, frame: JitterFrame) -> JitterFrame | None:
         try:
             decode = self._sink(packet.payload_type, packet.ssrc, frame.data, frame.timestamp)
         except Exception:  # never let an exception into aiortc's packet path
             logger.exception("encoded frame sink failed")
             decode = False
-        return pli, frame if decode else None
+        return frame if decode else None
+
+    def _complete(self, packet: RtpPacket, *, emit: bool) -> JitterFrame | None:
+        """Remember ``packet``; return the frame it completes (judged by marker
+        bits) if ``emit``, else None."""
+        packets = self._packets
+        seq = packet.sequence_number
+        packets[seq] = packet
+        if len(packets) > _KEPT:
+            del packets[next(iter(packets))]
+        if packet.marker:
+            first = self._last_marker
+            self._last_marker = seq
+            if first is not None:
+                self._open = (packet.timestamp, (first + 1) & 0xFFFF, seq)
+        current = self._open
+        if not emit or current is None or packet.timestamp != current[0]:
+            return None
+        timestamp, first, last = current
+        count = ((last - first) & 0xFFFF) + 1
+        if count > _KEPT:
+            self._open = None
+            return None
+        parts = []
+        for i in range(count):
+            part = packets.get((first + i) & 0xFFFF)
+            if part is None or part.timestamp != timestamp:
+                return None  # not all there yet
+            parts.append(part._data)  # type: ignore[attr-defined]  # set by the receiver
+        self._open = None
+        self._emitted.append(timestamp)
+        return JitterFrame(data=b"".join(parts), timestamp=timestamp)
 
 
 def _version(text: str) -> tuple[int, int]:
@@ -127,6 +187,8 @@ def check_supported(version: str | None = None) -> None:
     handle_rtp = _source(RTCRtpReceiver._handle_rtp_packet)
     if "self.__jitter_buffer.add(packet)" not in handle_rtp:
         problems.append("RTCRtpReceiver._handle_rtp_packet no longer feeds self.__jitter_buffer")
+    if "packet._data = depayload(" not in handle_rtp:
+        problems.append("RTCRtpReceiver no longer stores the depayloaded data on the packet")
     if "encoded_frame is not None" not in handle_rtp:
         problems.append("RTCRtpReceiver no longer skips decoding when no frame is returned")
     if "self.__jitter_buffer = JitterBuffer(" not in _source(RTCRtpReceiver.__init__):
