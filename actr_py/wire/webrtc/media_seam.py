@@ -75,6 +75,7 @@ TESTED_AIORTC: frozenset[tuple[int, int]] = frozenset({(1, 16)})
 
 _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
 _KEPT = 1024  # packets remembered for marker-bit completion
+_WRAP = 1 << 32
 _EMITTED = 64
 _TAPPED = "_actr_py_media_tap"
 _HOOKED = "_actr_py_keyframe_hook"
@@ -89,7 +90,7 @@ class EncodedFrameSink(Protocol):
 class _TapJitterBuffer:
     """Stands in for a receiver's JitterBuffer; only ``add`` is ever called on it."""
 
-    __slots__ = ("_emitted", "_inner", "_last_marker", "_open", "_packets", "_sink")
+    __slots__ = ("_emitted", "_inner", "_last_marker", "_newest", "_open", "_packets", "_sink")
 
     def __init__(self, inner: JitterBuffer, sink: EncodedFrameSink) -> None:
         self._inner = inner
@@ -101,6 +102,8 @@ class _TapJitterBuffer:
         self._open: tuple[int, int, int] | None = None
         #: Timestamps of frames emitted at their marker (the jitter buffer's copy is dropped).
         self._emitted: deque[int] = deque(maxlen=_EMITTED)
+        #: Timestamp of the newest frame emitted either way: never go back before it.
+        self._newest: int | None = None
 
     @property
     def capacity(self) -> int:
@@ -108,8 +111,10 @@ class _TapJitterBuffer:
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         pli, frame = self._inner.add(packet)
-        if frame is not None and frame.timestamp in self._emitted:
-            frame = None  # already emitted at its marker
+        if frame is not None and (
+            frame.timestamp in self._emitted or self._older(frame.timestamp)
+        ):
+            frame = None  # already emitted at its marker, or older than one that was
         # One frame per call (aiortc decodes what is returned): when the jitter
         # buffer just released one, a frame this packet completes waits for it.
         early = self._complete(packet, emit=frame is None)
@@ -119,7 +124,12 @@ class _TapJitterBuffer:
             return pli, self._deliver(packet, early)
         return pli, None
 
+    def _older(self, timestamp: int) -> bool:
+        newest = self._newest
+        return newest is not None and (timestamp - newest) % _WRAP >= _WRAP // 2
+
     def _deliver(self, packet: RtpPacket, frame: JitterFrame) -> JitterFrame | None:
+        self._newest = frame.timestamp
         try:
             decode = self._sink(packet.payload_type, packet.ssrc, frame.data, frame.timestamp)
         except Exception:  # never let an exception into aiortc's packet path
