@@ -57,7 +57,7 @@ from ...errors import ActrError, PayloadTooLarge, ProtocolError, Unavailable
 from ...ids import ActorId
 from ...payload_type import PayloadType
 from ..base import FrameHandler, WireConnection
-from . import control
+from . import control, sctp_fast
 from .config import WebRtcConfig
 from .framing import (
     BATCH_ITEM_OVERHEAD,
@@ -217,8 +217,11 @@ class WebRtcConnection(WireConnection):
         # Also on the offering side: a peer (a browser, say) may open extra
         # lane channels of its own; their frames must not be lost.
         pc.on("datachannel", self._on_datachannel)
+        #: Whether the SCTP association runs :mod:`.sctp_fast` (decided once it exists).
+        self.fast_sctp = False
         if offerer:
             self._open_channels()
+            self.fast_sctp = sctp_fast.apply(pc)
 
     # ---- public -------------------------------------------------------------
 
@@ -328,7 +331,12 @@ class WebRtcConnection(WireConnection):
             self._teardown(exc)
 
     def _apply_remote_sdp(self, sdp: str) -> None:
-        """Learn the peer's max message size from its SDP (0: unlimited)."""
+        """Learn the peer's max message size from its SDP (0: unlimited).
+
+        Also the moment both sides' SCTP transports exist and no association
+        has started yet: switch ours to the fast one (:mod:`.sctp_fast`).
+        """
+        self.fast_sctp = sctp_fast.apply(self._pc)
         try:
             parsed = _Sdp.parse(sdp)
         except Exception:  # aiortc's parser asserts; the description itself was accepted

@@ -57,6 +57,7 @@ async def test_every_lane_has_its_own_channel_and_round_trips(alice: Node, bob: 
     assert sorted(frames) == sorted((pt, b"\x0a\x05hello" + pt.name.encode()) for pt in DATA_LANES)
 
     # Bob never opened a channel: he sees what DCEP carried, label and options included.
+    await wait_until(lambda: bob.announced)  # the answerer may be ready a turn later
     (remote,) = bob.announced
     assert remote.peer_id == ALICE and not remote.offerer and remote.mode == "actr-py"
     for side in (conn, remote):
@@ -95,6 +96,7 @@ async def test_ten_thousand_frames_keep_order_on_stream_reliable(hub: RelayHub) 
 
 async def test_latency_first_lane_is_unordered_partial_and_delivers(alice: Node, bob: Node) -> None:
     conn = await alice.coordinator.connect(BOB)
+    await wait_until(lambda: bob.announced)  # the answerer may be ready a turn later
     (remote,) = bob.announced
     channel = remote._lanes[PayloadType.STREAM_LATENCY_FIRST].channel
     assert (channel.ordered, channel.maxRetransmits) == (False, 3)
@@ -143,6 +145,7 @@ async def test_slow_consumer_holds_the_sender_back(hub: RelayHub) -> None:
     receiver.coordinator._frame_handler = slow
     try:
         conn = await sender.coordinator.connect(BOB)
+        await wait_until(lambda: receiver.announced)  # the answerer may be ready a turn later
         (remote,) = receiver.announced
         frames = [b"\x0a" + struct.pack("!I", i) + b"x" * (frame_size - 5) for i in range(40)]
 
@@ -171,6 +174,7 @@ async def test_slow_consumer_holds_the_sender_back(hub: RelayHub) -> None:
 
 async def test_graceful_close_reaches_the_peer(alice: Node, bob: Node) -> None:
     conn = await alice.coordinator.connect(BOB)
+    await wait_until(lambda: bob.announced)  # the answerer may be ready a turn later
     (remote,) = bob.announced
     outcomes: dict[str, BaseException | None] = {}
     remote_closed = asyncio.Event()
