@@ -1,58 +1,90 @@
-"""A WebSocket lane to one authenticated peer: coalescing writer, ordered reader.
+"""A WebSocket lane to one authenticated peer: eager delivery, direct writes.
 
-Three long-lived tasks per connection and none per frame:
+No long-lived task and none per frame. Both directions run in the callbacks
+of the connection's :class:`~.protocol.LaneProtocol`:
 
-* the **writer** drains a :class:`FrameBatcher`; everything ``send`` queued
-  since its last turn goes out as one WebSocket message (no timer). On an
-  idle lane the first frame of a loop turn is written at once by ``send``
-  itself, sparing a request the task hop to the writer (about 15 % of a
-  loopback round trip in ``bench_websocket_wire``); frames sent after it in
-  the same turn, or while a write is under way, are batched. ``send`` waits
-  once ``max_pending_bytes`` are queued or in flight, so a peer that stops
-  reading makes our senders wait instead of growing memory;
-* the **reader** awaits the FrameHandler per frame, in order; while a handler
-  blocks, nothing is read, aiohttp stops reading the socket once its own
-  buffer (128 KiB) is full, TCP windows close and the peer's writer stalls;
-* the **monitor** checks liveness every ``heartbeat_interval``. aiohttp's
-  built-in heartbeat is not used because it mistakes a slow consumer for a
-  dead one: its pings queue behind megabytes of unread data. Here the peer
-  counts as alive while anything (data, ping, pong) arrives or our writes
-  progress against a backlog; a silent line gets a ping, and
-  ``dead_peer_timeout`` of silence ends the connection. A side whose handler
-  holds its reader cannot read pongs, so it does not judge; it pings the peer
-  each interval instead, which is the "busy, not dead" signal the peer needs.
-  A SIGSTOPped or partitioned peer sends nothing and is dropped in time.
+* **receiving** - the protocol parses frames in ``data_received`` and hands
+  each binary message to :meth:`WebSocketConnection._on_message`, which
+  splits it into actr frames and starts the FrameHandler on each *eagerly*
+  (:func:`~actr_py.wire.eager.start_eagerly`): a handler that does not wait
+  (a response resolving a future, a request put in a mailbox) completes
+  inside the callback, with no task and no loop hop. A handler that waits
+  (a full stream queue, a durable commit) continues in a task; until it is
+  done the remaining frames of its message are held, the protocol stops
+  parsing and pauses reading, so TCP windows close and the peer's writer
+  stalls. Frames of a connection are always delivered in order, one at a
+  time. During the eager part the handler runs without a current task.
+* **sending** - ``send`` writes the frame straight to the transport when the
+  lane is idle: the first frame of a loop turn goes out at once (a request
+  never waits for a writer). Frames sent after it in the same turn are packed
+  into one WebSocket message (:class:`~.framing.FrameBatcher`) flushed by a
+  ``call_soon`` at the end of the turn, so a burst costs one header, one mask
+  pass and one write. "Same turn" is approximated cheaply: a direct write is
+  allowed again once data arrived, the flush ran, or the monitor ticked.
+  ``send`` waits while ``max_pending_bytes`` are batched or sitting in the
+  transport's write buffer (woken by the protocol's ``resume_writing``), so
+  a peer that stops reading makes our senders wait instead of growing memory.
+* **liveness** - a timer checks every ``heartbeat_interval``. The peer counts
+  as alive while anything (data, ping, pong) arrives or our writes progress
+  against a backlog; a silent line gets a ping, and ``dead_peer_timeout`` of
+  silence ends the connection. A side whose handler holds the reader cannot
+  read pongs, so it does not judge; it pings the peer each interval instead,
+  which is the "busy, not dead" signal the peer needs. A SIGSTOPped or
+  partitioned peer sends nothing and is dropped in time.
 
-The same class wraps a client-side and a server-side socket; the lane is
+The same class wraps a dialed and an accepted socket; the lane is
 bidirectional whichever end dialed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import struct
+from collections import deque
 from collections.abc import Awaitable, Callable
 
-import aiohttp
-
-from ...errors import ActrError, LocalError, PayloadTooLarge, ProtocolError, Unavailable
+from ...errors import ActrError, LocalError, PayloadTooLarge, Unavailable
 from ...ids import ActorId
 from ...payload_type import PayloadType
+from ...proto import package_pb2
 from ..base import FrameHandler, WireConnection
-from .framing import FrameBatcher, decode_frames, encode_frame
-from .handshake import CLOSE_NORMAL, AnyWebSocket, close_code_for, close_reason
+from ..eager import start_eagerly
+from .framing import HEADER_SIZE, FrameBatcher, decode_frames
+from .handshake import CLOSE_NORMAL, close_code_for
 from .options import DEFAULT_OPTIONS, WebSocketOptions
+from .protocol import LaneProtocol
+from .rfc6455 import (
+    MAX_HEADER_SIZE,
+    OP_BINARY,
+    OP_PING,
+    MaskKeys,
+    WebSocketViolation,
+    encode_frame_header,
+    encode_ws_frame,
+    mask,
+)
 
 __all__ = ["WebSocketConnection"]
 
 log = logging.getLogger(__name__)
 
-_BINARY = aiohttp.WSMsgType.BINARY
-_PING = aiohttp.WSMsgType.PING
-_PONG = aiohttp.WSMsgType.PONG
-_TEXT = aiohttp.WSMsgType.TEXT
-_CLOSE = aiohttp.WSMsgType.CLOSE
+# Index by the type byte: a tuple lookup is much cheaper than PayloadType(byte).
+_TYPES: tuple[PayloadType, ...] = tuple(PayloadType(i) for i in range(len(PayloadType)))
+_N_TYPES = len(_TYPES)
+_ACTR_HEADER = struct.Struct(">BI")
+_unpack_actr = _ACTR_HEADER.unpack_from
+_pack_actr = _ACTR_HEADER.pack
+# An unmasked (server) binary frame carrying one actr frame: WebSocket header
+# and actr header packed in one call, for the three WebSocket length forms.
+_PLAIN_7 = struct.Struct(">BBBI").pack
+_PLAIN_16 = struct.Struct(">BBHBI").pack
+_PLAIN_64 = struct.Struct(">BBQBI").pack
+# The header of a masked (client) frame: length forms plus the masking key.
+_MASKED_7 = struct.Struct(">BB4s").pack
+_MASKED_16 = struct.Struct(">BBH4s").pack
+_MASKED_64 = struct.Struct(">BBQ4s").pack
+_FIN_BINARY = 0x80 | OP_BINARY
 
 
 class WebSocketConnection(WireConnection):
@@ -67,23 +99,23 @@ class WebSocketConnection(WireConnection):
 
     def __init__(
         self,
-        ws: AnyWebSocket,
+        protocol: LaneProtocol,
         peer_id: ActorId,
         on_frame: FrameHandler,
         *,
         self_id: ActorId,
         dialed: bool,
         options: WebSocketOptions = DEFAULT_OPTIONS,
-        preamble: bytes | None = None,
         on_dispose: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
-        """Wrap an open socket whose handshake is done; call :meth:`start` next.
+        """Wrap an upgraded socket whose LaneHello exchange is done; call :meth:`start`.
 
-        ``preamble`` is written before any frame (the listener's LaneHello, so
-        that admitting and registering a connection need no await between them).
-        ``on_dispose`` runs after the socket closed (e.g. closing a private session).
+        ``on_dispose`` runs after the socket closed.
         """
         super().__init__(peer_id)
+        transport = protocol.transport
+        if transport is None:
+            raise Unavailable(f"lane to {peer_id} has no transport")
         self.self_id = self_id
         #: True when we opened the socket, False when our listener accepted it.
         self.dialed = dialed
@@ -91,47 +123,63 @@ class WebSocketConnection(WireConnection):
         self.initiator = self_id if dialed else peer_id
         self.options = options
         #: (host, port) of our end and of the peer's end of the TCP connection.
-        self.sockname: tuple[str, int] | None = ws.get_extra_info("sockname")
-        self.peername: tuple[str, int] | None = ws.get_extra_info("peername")
-        self._ws = ws
+        self.sockname: tuple[str, int] | None = transport.get_extra_info("sockname")
+        self.peername: tuple[str, int] | None = transport.get_extra_info("peername")
+        self._proto = protocol
+        self._transport = transport
         self._on_frame = on_frame
-        self._preamble = preamble
         self._on_dispose = on_dispose
         self._loop = asyncio.get_running_loop()
         self._batcher = FrameBatcher(options.coalesce_limit)
         self._max_frame = options.max_frame_size
         self._high_water = options.max_pending_bytes
-        self._inflight = 0
-        # Set by a direct write; cleared by the reader, the writer and the
-        # monitor, which only run in a later loop turn. (Cheaper than a
-        # call_soon per write, which cost a fifth of the round trip.)
-        self._hot = False
-        self._writer_wake: asyncio.Future[None] | None = None
+        self._keys = MaskKeys() if protocol.client else None
+        self._emit = self._emit_masked if protocol.client else self._emit_plain
+        # The protocol's rx_events at our last direct write: while unchanged
+        # (and no flush or tick since) we are probably in the same loop turn.
+        self._hot_mark = -1
+        self._flush_handle: asyncio.Handle | None = None
         self._room = asyncio.Event()
         self._room.set()
         self._closing = False
+        self._started = False
         self._close_error: Unavailable | None = None
         self._done: asyncio.Future[None] = self._loop.create_future()
-        self._reader_task: asyncio.Task[None] | None = None
-        self._writer_task: asyncio.Task[None] | None = None
-        self._monitor_task: asyncio.Task[None] | None = None
-        self._aux_tasks: set[asyncio.Task[None]] = set()
-        self._ping_task: asyncio.Task[None] | None = None
-        # Liveness bookkeeping, read by the monitor once per interval.
-        self._rx_messages = 0
-        self._tx_messages = 0
-        self._reading = False
+        # Delivery: the handler task we wait for, and frames held behind it.
+        self._blocked: asyncio.Task[None] | None = None
+        self._blocked_type = PayloadType.RPC_RELIABLE
+        self._held: deque[tuple[PayloadType, bytes]] = deque()
+        # Liveness bookkeeping.
+        self._monitor: asyncio.TimerHandle | None = None
+        self._tx_bytes = 0
+        self._ping_mark = 0
+        self._last_rx = -1
+        self._last_sent = 0
+        self._silent = 0.0
 
     # ---- lifecycle ---------------------------------------------------------
 
     def start(self) -> None:
-        """Start the reader, writer and liveness monitor."""
-        if self._reader_task is not None:
+        """Start delivering frames (those already received first) and the monitor."""
+        if self._started:
             raise RuntimeError("connection already started")
-        name = f"ws-lane {self.peer_id}"
-        self._reader_task = self._loop.create_task(self._read_loop(), name=f"{name} reader")
-        self._writer_task = self._loop.create_task(self._write_loop(), name=f"{name} writer")
-        self._monitor_task = self._loop.create_task(self._monitor(), name=f"{name} monitor")
+        self._started = True
+        proto = self._proto
+        # The transport pauses us a little before max_pending_bytes, so that
+        # one more frame with its WebSocket header stays within the bound.
+        high = max(self._high_water - MAX_HEADER_SIZE, 0)
+        self._transport.set_write_buffer_limits(high=high, low=high // 2)
+        proto.on_write_resumed = self._write_resumed
+        self._monitor = self._loop.call_later(self.options.heartbeat_interval, self._tick)
+        proto.closed.add_done_callback(self._socket_closed)
+        proto.attach(self._on_message, self._on_end)
+        # Frames that arrived right behind the peer's hello wait for the next
+        # loop callback, so whoever started us registers the lane first.
+        self._loop.call_soon(self._begin)
+
+    def _begin(self) -> None:
+        if self._close_error is None and self._blocked is None:
+            self._proto.resume()
 
     @property
     def usable(self) -> bool:
@@ -140,101 +188,123 @@ class WebSocketConnection(WireConnection):
 
     @property
     def pending_bytes(self) -> int:
-        """Bytes accepted by ``send`` and not yet handed to the socket."""
-        return self._batcher.pending_bytes + self._inflight
+        """Bytes accepted by ``send`` and not yet handed to the kernel."""
+        return self._batcher.pending_bytes + self._transport.get_write_buffer_size()
 
     async def wait_closed(self) -> None:
         """Return once the connection is fully shut down (socket closed)."""
         await asyncio.shield(self._done)
 
     async def close(self, reason: str = "") -> None:
-        """Flush what was queued (within ``close_timeout``), then close the socket."""
-        if self._closing:
-            await self.wait_closed()
-            return
-        self._closing = True
-        self._room.set()  # senders waiting for room now fail instead
-        self._wake_writer()
-        writer = self._writer_task
-        if writer is not None and not writer.done():
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                async with asyncio.timeout(self.options.close_timeout):
-                    await asyncio.shield(writer)
-        text = reason or "closed"
-        error = Unavailable(f"lane to {self.peer_id} closed locally: {text}")
-        self._finish(error, CLOSE_NORMAL, text)
-        if asyncio.current_task() is not self._reader_task:
-            # (A handler closing its own lane must return first: the teardown
-            # waits for the reader.)
-            await self.wait_closed()
+        """Flush what was queued, then close (bounded by ``close_timeout``).
+
+        Everything queued is handed to the transport before the close frame,
+        so the peer reads it all unless it stops reading for longer than
+        ``close_timeout``. A FrameHandler may close its own lane.
+        """
+        if not self._closing:
+            self._closing = True
+            self._flush()
+            text = reason or "closed"
+            self._finish(
+                Unavailable(f"lane to {self.peer_id} closed locally: {text}"), CLOSE_NORMAL, text
+            )
+        await self.wait_closed()
 
     def abort(self, error: ActrError, reason: str = "") -> None:
-        """Drop the connection now with ``error``'s close code, without flushing."""
+        """Close now with ``error``'s close code, dropping frames not yet written."""
+        self._batcher = FrameBatcher(self.options.coalesce_limit)
         self._finish(
             Unavailable(f"lane to {self.peer_id} aborted: {error.message or reason}"),
             close_code_for(error),
             reason or error.message,
         )
 
-    def _finish(self, error: Unavailable, code: int, reason: str) -> None:
-        """The single teardown path: stop tasks, fail waiters, run callbacks."""
+    def _finish(self, error: Unavailable, code: int | None, reason: str) -> None:
+        """The single teardown path: stop delivery, fail waiters, run callbacks.
+
+        ``code`` None: the protocol already ended the WebSocket itself.
+        """
         if self._close_error is not None:
             return
         self._close_error = error
         self._closing = True
-        self._room.set()
-        current = asyncio.current_task()
-        for task in (self._reader_task, self._writer_task, self._monitor_task):
-            if task is not None and task is not current:
-                task.cancel()
-        self._spawn(self._dispose(code, reason))
+        self._room.set()  # senders waiting for room now fail
+        if self._monitor is not None:
+            self._monitor.cancel()
+            self._monitor = None
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self._held.clear()
+        blocked = self._blocked
+        if blocked is not None and blocked is not asyncio.current_task():
+            blocked.cancel()
+        if code is not None:
+            self._proto.close(code, reason)
+        if not self._started:
+            self._proto.closed.add_done_callback(self._socket_closed)
         try:
             self._mark_closed(error)
         except Exception:
             log.exception("a close callback of the lane to %s failed", self.peer_id)
 
-    async def _dispose(self, code: int, reason: str) -> None:
-        try:
-            current = asyncio.current_task()
-            tasks = [
-                t
-                for t in (self._reader_task, self._writer_task, self._monitor_task)
-                if t is not None and t is not current
-            ]
-            if tasks:
-                # Bounded: a handler that swallows cancellation must not pin the socket.
-                await asyncio.wait(tasks, timeout=self.options.close_timeout)
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(self.options.close_timeout + 1):
-                    await self._ws.close(code=code, message=close_reason(reason))
-            if self._on_dispose is not None:
-                with contextlib.suppress(Exception):
-                    await self._on_dispose()
-        finally:
-            current = asyncio.current_task()
-            for task in (*self._aux_tasks, self._ping_task):
-                if task is not None and task is not current:
-                    task.cancel()
-            if not self._done.done():
-                self._done.set_result(None)
+    def _socket_closed(self, _fut: asyncio.Future[None]) -> None:
+        if self._close_error is None:  # pragma: no cover - the protocol reports first
+            self._finish(Unavailable(f"lane to {self.peer_id} dropped"), None, "")
+        if self._on_dispose is not None:
+            dispose, self._on_dispose = self._on_dispose, None
+            task = self._loop.create_task(dispose())  # type: ignore[arg-type]
+            task.add_done_callback(self._disposed)
+        elif not self._done.done():
+            self._done.set_result(None)
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task = self._loop.create_task(coro)  # type: ignore[arg-type]
-        self._aux_tasks.add(task)
-        task.add_done_callback(self._aux_done)
-
-    def _aux_done(self, task: asyncio.Task[None]) -> None:
-        self._aux_tasks.discard(task)
+    def _disposed(self, task: asyncio.Task[object]) -> None:
         if not task.cancelled() and task.exception() is not None:
-            log.debug("lane %s: background %s failed: %r", self.peer_id, task, task.exception())
+            log.debug("lane %s: disposing failed: %r", self.peer_id, task.exception())
+        if not self._done.done():
+            self._done.set_result(None)
+
+    def _on_end(self, code: int, reason: str, error: BaseException | None) -> None:
+        """The protocol says the WebSocket ended (close frame, violation, drop)."""
+        peer = self.peer_id
+        if error is None:
+            detail = f": {reason}" if reason else ""
+            exc = Unavailable(f"peer {peer} closed the lane (code {code}{detail})")
+        elif isinstance(error, WebSocketViolation):
+            exc = _chain(Unavailable(f"lane to {peer} broke the protocol: {error.message}"), error)
+        elif isinstance(error, ActrError):
+            exc = _chain(Unavailable(f"lane to {peer} {error.message}"), error)
+        else:  # pragma: no cover - the protocol reports ActrErrors
+            exc = _chain(Unavailable(f"lane to {peer} failed: {error!r}"), error)
+        self._finish(exc, None, "")
 
     # ---- sending -----------------------------------------------------------
 
     async def send(self, payload_type: PayloadType, data: bytes) -> None:
-        """Queue one frame; wait only while ``max_pending_bytes`` are backlogged.
+        """Send one frame; wait only while ``max_pending_bytes`` are backlogged.
 
         Raises :class:`Unavailable` once the lane is closing or closed and
         :class:`PayloadTooLarge` for a frame over ``max_frame_size``.
+        """
+        if not self._offer(payload_type, data):
+            await self._offer_when_room(payload_type, data)
+
+    async def send_envelope(
+        self, payload_type: PayloadType, envelope: package_pb2.RpcEnvelope
+    ) -> None:
+        """Serialize and send (one coroutine less than ``send`` on a request's path)."""
+        data = envelope.SerializeToString()
+        if not self._offer(payload_type, data):
+            await self._offer_when_room(payload_type, data)
+
+    def _offer(self, payload_type: PayloadType, data: bytes) -> bool:
+        """Write or batch one frame now; False when it must wait for room.
+
+        The bound: a frame is taken while the batched bytes, a header per
+        batched message and the transport's buffer leave room for this frame's
+        header, so ``pending_bytes`` never exceeds ``max_pending_bytes`` by
+        more than the frame itself.
         """
         if self._closing:
             raise self._unavailable()
@@ -245,53 +315,96 @@ class WebSocketConnection(WireConnection):
                 f"frame of {len(data)} bytes exceeds the lane's {self._max_frame}-byte limit"
             )
         batcher = self._batcher
-        if (
-            not self._hot
-            and self._writer_wake is not None
-            and not self._inflight
-            and not batcher.pending_bytes
+        pending = batcher.pending_bytes
+        if not pending:
+            proto = self._proto
+            if proto.write_paused:
+                return False
+            rx = proto.rx_events
+            if self._hot_mark != rx:
+                # Idle lane, first frame of the turn: out at once, in the caller's frame.
+                self._hot_mark = rx
+                self._emit(payload_type, data)
+                return True
+            # Not paused: the transport holds at most max_pending_bytes minus
+            # one header, so this frame fits the bound. It starts a batch.
+            self._flush_handle = self._loop.call_soon(self._flush)
+        elif (
+            pending
+            + MAX_HEADER_SIZE * (batcher.messages + 1)
+            + self._transport.get_write_buffer_size()
+            > self._high_water
         ):
-            # Idle lane: write this frame now, in the caller's task (no task
-            # hop on a request's path); frames after it batch up until the
-            # reader, writer or monitor next runs, i.e. a later loop turn.
-            self._hot = True
-            await self._write_now(payload_type, data)
-            return
-        if batcher.pending_bytes + self._inflight >= self._high_water:
-            await self._wait_for_room()
+            return False
         batcher.push(payload_type, data)
-        wake = self._writer_wake
-        if wake is not None:
-            self._writer_wake = None
-            if not wake.done():
-                wake.set_result(None)
+        return True
 
-    async def _write_now(self, payload_type: PayloadType, data: bytes) -> None:
-        frame = encode_frame(payload_type, data)
-        self._inflight = len(frame)
-        try:
-            await self._ws.send_bytes(frame)
-        except Exception as exc:
-            self._finish(
-                _chain(Unavailable(f"lane to {self.peer_id} failed writing: {exc!r}"), exc),
-                close_code_for(Unavailable()),
-                "write failed",
-            )
-            raise self._unavailable() from exc
-        finally:
-            self._inflight = 0
-            self._room.set()  # a sender may have queued behind a large direct write
-        self._tx_messages += 1
-
-    async def _wait_for_room(self) -> None:
+    async def _offer_when_room(self, payload_type: PayloadType, data: bytes) -> None:
         room = self._room
-        while self._batcher.pending_bytes + self._inflight >= self._high_water:
-            if self._closing:
-                raise self._unavailable()
+        while True:
             room.clear()
             await room.wait()
-        if self._closing:
-            raise self._unavailable()
+            if self._offer(payload_type, data):
+                return
+
+    def _emit_plain(self, payload_type: PayloadType, data: bytes) -> None:
+        """One actr frame as one unmasked binary frame (we accepted the socket)."""
+        n = len(data)
+        size = n + HEADER_SIZE
+        if size < 126:
+            frame = _PLAIN_7(_FIN_BINARY, size, payload_type, n) + data
+        elif size < 0x10000:
+            frame = _PLAIN_16(_FIN_BINARY, 126, size, payload_type, n) + data
+        else:
+            frame = _PLAIN_64(_FIN_BINARY, 127, size, payload_type, n) + data
+        self._tx_bytes += len(frame)
+        self._transport.write(frame)
+
+    def _emit_masked(self, payload_type: PayloadType, data: bytes) -> None:
+        """One actr frame as one masked binary frame (we dialed)."""
+        key = self._keys.next()  # type: ignore[union-attr]
+        n = len(data)
+        size = n + HEADER_SIZE
+        body = mask(key, _pack_actr(payload_type, n) + data)
+        if size < 126:
+            frame = _MASKED_7(_FIN_BINARY, 0x80 | size, key) + body
+        elif size < 0x10000:
+            frame = _MASKED_16(_FIN_BINARY, 0x80 | 126, size, key) + body
+        else:
+            frame = _MASKED_64(_FIN_BINARY, 0x80 | 127, size, key) + body
+        self._tx_bytes += len(frame)
+        self._transport.write(frame)
+
+    def _emit_message(self, message: bytearray) -> None:
+        """A batched message of several actr frames."""
+        keys = self._keys
+        if keys is None:
+            frame = encode_frame_header(OP_BINARY, len(message)) + message
+        else:
+            key = keys.next()
+            frame = encode_frame_header(OP_BINARY, len(message), mask_key=key) + mask(
+                key, message
+            )
+        self._tx_bytes += len(frame)
+        self._transport.write(frame)
+
+    def _flush(self) -> None:
+        """End of the loop turn: write what was batched, as few messages as fit."""
+        self._flush_handle = None
+        self._hot_mark = -1
+        if self._close_error is not None:
+            return
+        batcher = self._batcher
+        while True:
+            message = batcher.pop()
+            if message is None:
+                break
+            self._emit_message(message)
+        if not self._proto.write_paused:
+            self._room.set()
+
+    def _write_resumed(self) -> None:
+        self._room.set()
 
     def _unavailable(self) -> Unavailable:
         error = self._close_error
@@ -299,150 +412,126 @@ class WebSocketConnection(WireConnection):
             return Unavailable(error.message)
         return Unavailable(f"lane to {self.peer_id} is closing")
 
-    def _wake_writer(self) -> None:
-        wake = self._writer_wake
-        if wake is not None:
-            self._writer_wake = None
-            if not wake.done():
-                wake.set_result(None)
-
-    async def _write_loop(self) -> None:
-        ws = self._ws
-        batcher = self._batcher
-        room = self._room
-        high_water = self._high_water
-        try:
-            if self._preamble is not None:
-                await ws.send_bytes(self._preamble)
-                self._preamble = None
-            while True:
-                message = batcher.pop()
-                if message is None:
-                    if self._closing:
-                        return  # flushed: close() may proceed
-                    wake = self._writer_wake = self._loop.create_future()
-                    await wake
-                    continue
-                self._inflight = len(message)
-                await ws.send_bytes(message)
-                self._inflight = 0
-                self._hot = False
-                self._tx_messages += 1
-                if batcher.pending_bytes < high_water:
-                    room.set()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self._finish(
-                _chain(Unavailable(f"lane to {self.peer_id} failed writing: {exc!r}"), exc),
-                close_code_for(Unavailable()),
-                "write failed",
-            )
-
     # ---- receiving ---------------------------------------------------------
 
-    async def _read_loop(self) -> None:
-        ws = self._ws
-        handler = self._on_frame
-        peer = self.peer_id
-        max_frame = self._max_frame
+    def _on_message(self, message: bytes) -> bool:
+        """The protocol's sink: deliver the frames of one message; True if blocked."""
+        n = len(message)
+        if n >= HEADER_SIZE:
+            kind, length = _unpack_actr(message, 0)
+            if length + HEADER_SIZE == n and kind < _N_TYPES and length <= self._max_frame:
+                # One frame, the common case: no list.
+                payload_type = _TYPES[kind]
+                try:
+                    task = start_eagerly(
+                        self._on_frame(self.peer_id, payload_type, message[HEADER_SIZE:]),
+                        loop=self._loop,
+                    )
+                except Exception:
+                    self._handler_failed(payload_type)
+                    return False
+                return task is not None and self._wait_for(task, payload_type)
         try:
-            while True:
-                self._reading = True
-                msg = await ws.receive()
-                self._reading = False
-                self._hot = False
-                self._rx_messages += 1
-                kind = msg.type
-                if kind is _BINARY:
-                    for payload_type, payload in decode_frames(msg.data, max_frame):
-                        try:
-                            await handler(peer, payload_type, payload)
-                        except asyncio.CancelledError:
-                            raise
-                        except Exception:
-                            log.exception(
-                                "frame handler failed on a %s frame from %s; frame dropped",
-                                payload_type.name,
-                                peer,
-                            )
-                        if self._close_error is not None:
-                            return  # the handler closed the lane
-                elif kind is _PING:
-                    # Answer off the reader: a pong stuck behind a full send
-                    # buffer must not stop us reading (mutual-wait deadlock).
-                    self._spawn(ws.pong(msg.data))
-                elif kind is _PONG:
-                    pass
-                elif kind is _TEXT:
-                    raise ProtocolError("text message on a binary lane")
-                else:
-                    self._finish(self._gone(msg), CLOSE_NORMAL, "")
-                    return
-        except asyncio.CancelledError:
-            raise
-        except ActrError as exc:  # ProtocolError / PayloadTooLarge from decode
-            self._reading = False
-            self._finish(
-                _chain(Unavailable(f"lane to {peer} broke the protocol: {exc.message}"), exc),
-                close_code_for(exc),
-                exc.message,
-            )
-        except Exception as exc:
-            self._finish(
-                _chain(Unavailable(f"lane to {peer} failed reading: {exc!r}"), exc),
-                close_code_for(Unavailable()),
-                "read failed",
-            )
+            frames = decode_frames(message, self._max_frame)
+        except ActrError as exc:  # ProtocolError / PayloadTooLarge
+            text = f"lane to {self.peer_id} broke the protocol: {exc.message}"
+            self._finish(_chain(Unavailable(text), exc), close_code_for(exc), exc.message)
+            return False
+        return self._run_frames(deque(frames))
 
-    def _gone(self, msg: aiohttp.WSMessage) -> Unavailable:
-        if msg.type is _CLOSE:
-            reason = f": {msg.extra}" if msg.extra else ""
-            return Unavailable(f"peer {self.peer_id} closed the lane (code {msg.data}{reason})")
-        detail = msg.data if msg.type is aiohttp.WSMsgType.ERROR else self._ws.exception()
-        suffix = f": {detail!r}" if detail else ""
-        return Unavailable(f"lane to {self.peer_id} dropped{suffix}")
+    def _run_frames(self, frames: deque[tuple[PayloadType, bytes]]) -> bool:
+        """Deliver ``frames`` in order; True if a handler must be waited for."""
+        on_frame = self._on_frame
+        peer = self.peer_id
+        loop = self._loop
+        while frames:
+            payload_type, payload = frames.popleft()
+            try:
+                task = start_eagerly(on_frame(peer, payload_type, payload), loop=loop)
+            except Exception:
+                self._handler_failed(payload_type)
+                continue
+            if task is not None and self._wait_for(task, payload_type):
+                self._held = frames
+                return True
+            if self._close_error is not None:
+                return False
+        return False
+
+    def _wait_for(self, task: asyncio.Task[None], payload_type: PayloadType) -> bool:
+        """A handler suspended: hold everything behind it until it is done."""
+        if self._close_error is not None:
+            return False  # (a handler that closed its own lane finishes on its own)
+        self._blocked = task
+        self._blocked_type = payload_type
+        task.add_done_callback(self._unblocked)
+        return True
+
+    def _handler_failed(
+        self, payload_type: PayloadType, exc: BaseException | None = None
+    ) -> None:
+        log.error(
+            "frame handler failed on a %s frame from %s; frame dropped",
+            payload_type.name,
+            self.peer_id,
+            exc_info=exc if exc is not None else True,
+        )
+
+    def _unblocked(self, task: asyncio.Task[None]) -> None:
+        """The handler we waited for is done: deliver what was held, read on."""
+        if self._blocked is task:
+            self._blocked = None
+        if not task.cancelled():
+            exc = task.exception()
+            if exc is not None:
+                self._handler_failed(self._blocked_type, exc)
+        if self._close_error is not None:
+            return
+        held, self._held = self._held, deque()
+        if held and self._run_frames(held):
+            return
+        self._proto.resume()
 
     # ---- liveness ----------------------------------------------------------
 
-    async def _monitor(self) -> None:
+    def _tick(self) -> None:
         interval = self.options.heartbeat_interval
-        deadline = self.options.dead_peer_timeout
-        last_rx, last_tx = self._rx_messages, self._tx_messages
-        silent = 0.0
-        while True:
-            await asyncio.sleep(interval)
-            self._hot = False
-            rx, tx = self._rx_messages, self._tx_messages
-            backlogged = self._inflight > 0 or self._batcher.pending_bytes > 0
+        self._monitor = self._loop.call_later(interval, self._tick)
+        self._hot_mark = -1
+        rx = self._proto.rx_events
+        buffered = self._transport.get_write_buffer_size()
+        sent = self._tx_bytes - buffered
+        backlogged = buffered > 0 or self._batcher.pending_bytes > 0
+        progressed = rx != self._last_rx or (backlogged and sent != self._last_sent)
+        self._last_rx, self._last_sent = rx, sent
+        if self._blocked is not None:
             # Our handler holds the reader: we cannot judge the peer (its pongs
             # wait unread behind data), but we tell it we are alive.
-            busy = not self._reading
-            progressed = rx != last_rx or (backlogged and tx != last_tx)
-            last_rx, last_tx = rx, tx
-            if busy:
-                silent = 0.0
-                self._ping()
-                continue
-            if progressed:
-                silent = 0.0
-                continue
-            silent += interval
-            if silent >= deadline:
-                self._finish(
-                    Unavailable(f"peer {self.peer_id} showed no sign of life for {silent:.1f}s"),
-                    close_code_for(Unavailable()),
-                    "dead peer",
-                )
-                return
-            self._ping()
+            self._silent = 0.0
+            self._ping(sent)
+            return
+        if progressed:
+            self._silent = 0.0
+            return
+        self._silent += interval
+        if self._silent >= self.options.dead_peer_timeout:
+            self._finish(
+                Unavailable(f"peer {self.peer_id} showed no sign of life for {self._silent:.1f}s"),
+                close_code_for(Unavailable()),
+                "dead peer",
+            )
+            return
+        self._ping(sent)
 
-    def _ping(self) -> None:
+    def _ping(self, sent: int) -> None:
         """Send a ping unless the previous one is still stuck in the transport."""
-        task = self._ping_task
-        if task is None or task.done():
-            self._ping_task = self._loop.create_task(self._ws.ping())
-            self._ping_task.add_done_callback(self._aux_done)
+        if sent < self._ping_mark:
+            return
+        keys = self._keys
+        frame = encode_ws_frame(OP_PING, b"", mask_key=keys.next() if keys is not None else None)
+        self._tx_bytes += len(frame)
+        self._ping_mark = self._tx_bytes
+        self._transport.write(frame)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("closing" if self._closing else "open")
@@ -460,4 +549,3 @@ def _check_type(value: object) -> PayloadType:
 def _chain(error: Unavailable, cause: BaseException) -> Unavailable:
     error.__cause__ = cause
     return error
-

@@ -1,11 +1,14 @@
-"""Dialing a peer's WebSocket lane: connect, exchange LaneHellos, verify who answered."""
+"""Dialing a peer's lane: TCP connect, HTTP upgrade, LaneHellos, verify who answered.
+
+The dialer opens the TCP connection itself and sends the upgrade request
+from :class:`~.protocol.LaneProtocol`; no HTTP client library is involved.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-
-import aiohttp
+from urllib.parse import urlsplit
 
 from ...errors import ActrError, Unauthorized, Unavailable
 from ...ids import ActorId
@@ -14,16 +17,25 @@ from ..base import FrameHandler
 from .connection import WebSocketConnection
 from .handshake import Authenticator, close_code_for, close_reason, encode_hello, receive_hello
 from .options import DEFAULT_OPTIONS, WebSocketOptions
+from .protocol import LaneProtocol
+from .rfc6455 import OP_BINARY
 
-__all__ = ["connect_websocket", "new_client_session"]
+__all__ = ["connect_websocket", "parse_url"]
 
 
-def new_client_session() -> aiohttp.ClientSession:
-    """A session suited to lanes: no per-host connection cap, no cookies."""
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=0),
-        cookie_jar=aiohttp.DummyCookieJar(),
-    )
+def parse_url(url: str) -> tuple[str, int, str]:
+    """``(host, port, path)`` of a ``ws://`` URL; Unavailable for anything else."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise Unavailable(f"malformed lane address {url!r}: {exc}") from None
+    if parts.scheme != "ws" or not parts.hostname:
+        raise Unavailable(f"lane address {url!r} is not a ws:// URL")
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    return parts.hostname, port if port is not None else 80, path
 
 
 async def connect_websocket(
@@ -36,40 +48,38 @@ async def connect_websocket(
     on_frame: FrameHandler,
     timeout: float = 10.0,
     options: WebSocketOptions = DEFAULT_OPTIONS,
-    session: aiohttp.ClientSession | None = None,
 ) -> WebSocketConnection:
     """Open a lane to ``expected_peer`` at ``url`` and return it started.
 
     We send our LaneHello first, then wait for the peer's, authenticate it and
     check it is the actor we meant to reach. Raises :class:`Unavailable` when
-    the socket cannot be opened or the whole exchange exceeds ``timeout``;
-    the typed error named by the peer's close code when it refuses us
-    (:class:`Unauthorized`, :class:`~actr_py.errors.Forbidden`,
+    the socket cannot be opened or upgraded, or the whole exchange exceeds
+    ``timeout``; the typed error named by the peer's close code when it
+    refuses us (:class:`Unauthorized`, :class:`~actr_py.errors.Forbidden`,
     :class:`~actr_py.errors.Conflict`); :class:`Unauthorized` when the peer's
     hello fails ``authenticate`` or names another actor.
-
-    Without ``session`` a private one is made and closed with the connection.
     """
-    own_session = session is None
-    client = new_client_session() if session is None else session
-    ws: aiohttp.ClientWebSocketResponse | None = None
+    host, port, path = parse_url(url)
+    loop = asyncio.get_running_loop()
+    proto: LaneProtocol | None = None
     try:
         async with asyncio.timeout(timeout):
             try:
-                ws = await client.ws_connect(
-                    url,
-                    autoping=False,
-                    autoclose=True,
-                    compress=0,
-                    max_msg_size=options.max_message_size + 1,  # aiohttp refuses sizes >= its limit
-                    timeout=aiohttp.ClientWSTimeout(
-                        ws_receive=None, ws_close=options.close_timeout
+                _, proto = await loop.create_connection(
+                    lambda: LaneProtocol(
+                        client=True, options=options, path=path, host=host, port=port
                     ),
+                    host,
+                    port,
                 )
-            except (aiohttp.ClientError, OSError) as exc:
+            except OSError as exc:
                 raise Unavailable(f"cannot open a WebSocket lane to {url}: {exc}") from exc
-            await ws.send_bytes(encode_hello(self_id, credential))
-            hello = await receive_hello(ws)
+            try:
+                await proto.opened
+            except ActrError as exc:
+                raise Unavailable(f"{url} did not upgrade to a WebSocket: {exc.message}") from exc
+            proto.send_frame(OP_BINARY, encode_hello(self_id, credential))
+            hello = await receive_hello(proto)
             try:
                 peer = await authenticate(hello)
             except ActrError:
@@ -81,42 +91,33 @@ async def connect_websocket(
                     f"the lane at {url} belongs to {peer}, not the expected {expected_peer}"
                 )
     except TimeoutError:
-        await _discard(ws, client if own_session else None, None)
+        await _discard(proto, None)
         raise Unavailable(
             f"opening the WebSocket lane to {expected_peer} at {url} took over {timeout}s"
         ) from None
     except ActrError as exc:
-        await _discard(ws, client if own_session else None, exc)
+        await _discard(proto, exc)
         raise
     except BaseException:
-        await _discard(ws, client if own_session else None, None)
+        # Cancelled: start the close and let the protocol finish it on its own.
+        if proto is not None:
+            proto.close(close_code_for(Unavailable()), "handshake abandoned")
         raise
-    assert ws is not None
     conn = WebSocketConnection(
-        ws,
-        peer,
-        on_frame,
-        self_id=self_id,
-        dialed=True,
-        options=options,
-        on_dispose=client.close if own_session else None,
+        proto, peer, on_frame, self_id=self_id, dialed=True, options=options
     )
     conn.start()
     return conn
 
 
-async def _discard(
-    ws: aiohttp.ClientWebSocketResponse | None,
-    session: aiohttp.ClientSession | None,
-    error: ActrError | None,
-) -> None:
+async def _discard(proto: LaneProtocol | None, error: ActrError | None) -> None:
     """Close a half-open lane, telling the peer why when we are the one refusing."""
+    if proto is None:
+        return
+    if error is None:
+        error = Unavailable("handshake abandoned")
+    proto.close(close_code_for(error), close_reason(error))
     with contextlib.suppress(Exception):
-        if ws is not None and not ws.closed:
-            if error is None:
-                error = Unavailable("handshake abandoned")
-            async with asyncio.timeout(1.0):
-                await ws.close(code=close_code_for(error), message=close_reason(error))
-    if session is not None:
-        with contextlib.suppress(Exception):
-            await session.close()
+        async with asyncio.timeout(1.0):
+            await asyncio.shield(proto.closed)
+    proto.abort()

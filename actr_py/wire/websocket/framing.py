@@ -94,7 +94,7 @@ class FrameBatcher:
     was pushed before the writer's next turn travels together.
     """
 
-    __slots__ = ("_current", "_limit", "_ready", "pending_bytes")
+    __slots__ = ("_current", "_limit", "_ready", "messages", "pending_bytes")
 
     def __init__(self, coalesce_limit: int) -> None:
         if coalesce_limit <= HEADER_SIZE:
@@ -104,14 +104,19 @@ class FrameBatcher:
         self._ready: deque[bytearray] = deque()
         #: Bytes pushed and not yet popped (headers included).
         self.pending_bytes = 0
+        #: Messages ``pop`` would return (each will get a WebSocket header).
+        self.messages = 0
 
     def push(self, payload_type: PayloadType, data: bytes) -> None:
         length = len(data)
         size = HEADER_SIZE + length
         current = self._current
-        if current and len(current) + size > self._limit:
+        if not current:
+            self.messages += 1
+        elif len(current) + size > self._limit:
             self._ready.append(current)
             current = self._current = bytearray()
+            self.messages += 1
         current += _pack(payload_type, length)
         current += data
         self.pending_bytes += size
@@ -130,8 +135,9 @@ class FrameBatcher:
         else:
             return None
         self.pending_bytes -= len(message)
+        self.messages -= 1
         return message
 
     def __len__(self) -> int:
         """Number of messages ``pop`` would return."""
-        return len(self._ready) + (1 if self._current else 0)
+        return self.messages

@@ -15,15 +15,14 @@ raised.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-import aiohttp
-from aiohttp import web
 from google.protobuf.message import DecodeError
 
 from ...errors import ActrError, ProtocolError, Unavailable, error_for_code
 from ...ids import ActorId
 from ...proto import actr_pb2, package_pb2
+from .rfc6455 import CLOSE_GOING_AWAY, CLOSE_NORMAL
 
 __all__ = [
     "CLOSE_GOING_AWAY",
@@ -31,6 +30,7 @@ __all__ = [
     "Authenticator",
     "CredentialSource",
     "IdSource",
+    "MessageSource",
     "close_code_for",
     "close_reason",
     "decode_hello",
@@ -48,15 +48,17 @@ IdSource = ActorId | Callable[[], ActorId | None]
 #: Our credential, or a callable returning the current one (renewals).
 CredentialSource = actr_pb2.AIdCredential | Callable[[], actr_pb2.AIdCredential | None]
 
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
 _APP_BASE = 4000
 # RFC 6455: a close frame carries at most 125 bytes, two of them the code.
 _MAX_REASON = 123
 
-AnyWebSocket = aiohttp.ClientWebSocketResponse | web.WebSocketResponse
-
 _T = TypeVar("_T")
+
+
+class MessageSource(Protocol):
+    """What :func:`receive_hello` reads from (the lane's protocol before attach)."""
+
+    async def receive_message(self) -> bytes: ...
 
 
 def resolve(source: _T | Callable[[], _T | None]) -> _T | None:
@@ -107,24 +109,11 @@ def error_for_close(code: int | None, reason: str) -> ActrError:
     return Unavailable(f"peer closed the lane during the handshake (code {code}) {reason}".strip())
 
 
-async def receive_hello(ws: AnyWebSocket) -> package_pb2.LaneHello:
+async def receive_hello(source: MessageSource) -> package_pb2.LaneHello:
     """Wait for the peer's LaneHello (the caller bounds the wait).
 
-    A close from the peer becomes the error its close code names; a text
-    message or bad bytes are a ProtocolError. Pings before the hello are
-    skipped: the lane's liveness checks only start after the handshake.
+    A close from the peer becomes the error its close code names, a text
+    message or bad bytes a ProtocolError, a dropped socket Unavailable.
+    Pings before the hello are answered by the protocol and never seen here.
     """
-    while True:
-        msg = await ws.receive()
-        kind = msg.type
-        if kind is aiohttp.WSMsgType.BINARY:
-            return decode_hello(msg.data)
-        if kind in (aiohttp.WSMsgType.PING, aiohttp.WSMsgType.PONG):
-            continue
-        if kind is aiohttp.WSMsgType.CLOSE:
-            raise error_for_close(msg.data, msg.extra or "")
-        if kind is aiohttp.WSMsgType.TEXT:
-            raise ProtocolError("expected a binary LaneHello, got a text message")
-        if kind is aiohttp.WSMsgType.ERROR:
-            raise Unavailable(f"WebSocket failed during the handshake: {msg.data}")
-        raise Unavailable(f"WebSocket closed during the handshake (code {ws.close_code})")
+    return decode_hello(await source.receive_message())

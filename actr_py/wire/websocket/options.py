@@ -25,9 +25,10 @@ class WebSocketOptions:
     #: Several queued frames are packed into one WebSocket message up to this
     #: many bytes; a frame larger than this travels alone.
     coalesce_limit: int = 256 * 1024
-    #: ``send`` waits while this many bytes are queued or being written, so a
-    #: peer that does not read makes senders wait instead of growing memory.
-    #: The bound per connection is this plus one frame.
+    #: ``send`` waits while this many bytes are batched or sit in the
+    #: transport's write buffer (WebSocket headers included), so a peer that
+    #: does not read makes senders wait instead of growing memory. The bound
+    #: per connection is this plus one frame.
     max_pending_bytes: int = 1024 * 1024
     #: Seconds between liveness checks; a ping goes out when the line was silent.
     heartbeat_interval: float = 2.0

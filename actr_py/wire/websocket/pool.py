@@ -24,13 +24,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 
-import aiohttp
-
 from ...errors import Conflict, StateError, Unavailable
 from ...ids import ActorId
 from ..base import FrameHandler, WireConnection
 from .connection import WebSocketConnection
-from .dial import connect_websocket, new_client_session
+from .dial import connect_websocket
 from .handshake import Authenticator, CredentialSource, IdSource, resolve
 from .listener import WebSocketListener
 from .options import DEFAULT_OPTIONS, WebSocketOptions
@@ -70,7 +68,6 @@ class WebSocketPool:
         self._live: dict[ActorId, WebSocketConnection] = {}
         self._dials: dict[ActorId, _Dial] = {}
         self._arrivals: dict[ActorId, asyncio.Future[WebSocketConnection]] = {}
-        self._session: aiohttp.ClientSession | None = None
         self._closing = False
         # Strong references: the event loop only keeps weak ones to tasks.
         self._background: set[asyncio.Task[None]] = set()
@@ -189,9 +186,6 @@ class WebSocketPool:
             await asyncio.gather(*(c.close("pool closed") for c in conns), return_exceptions=True)
         if self._background:
             await asyncio.wait(list(self._background))
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     # ---- internals ---------------------------------------------------------
 
@@ -218,8 +212,6 @@ class WebSocketPool:
             credential = resolve(self._credential)
             if credential is None:
                 raise StateError("this node has no credential yet")
-            if self._session is None:
-                self._session = new_client_session()
             try:
                 conn = await connect_websocket(
                     url,
@@ -230,7 +222,6 @@ class WebSocketPool:
                     on_frame=self._on_frame,
                     timeout=self.connect_timeout,
                     options=self.options,
-                    session=self._session,
                 )
             except Conflict:
                 # The peer is dialing us and its lane wins: wait for it to arrive.

@@ -1,9 +1,17 @@
-"""Fixtures for the WebSocket lane tests: an authority and started listeners."""
+"""Fixtures for the WebSocket lane tests: an authority and started listeners.
+
+Every async test runs on asyncio's own loop and, when it is installed, on
+uvloop: the lane talks to transports directly, and uvloop's behave a little
+differently (they are not ``asyncio.Transport`` subclasses, for one).
+``ACTR_PY_LOOP=asyncio`` or ``=uvloop`` picks one.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import importlib.util
+import os
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -27,6 +35,23 @@ from ._support import (
     ListenerFactory,
     PairFactory,
 )
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Every async test here runs on asyncio's loop and, when installed, on uvloop."""
+    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+        "asyncio": asyncio.new_event_loop
+    }
+    choice = os.environ.get("ACTR_PY_LOOP", "").strip().lower()
+    if choice != "asyncio" and importlib.util.find_spec("uvloop") is not None:
+        import uvloop
+
+        factories["uvloop"] = uvloop.new_event_loop
+        if choice == "uvloop":
+            del factories["asyncio"]
+    return factories
 
 
 @pytest.fixture

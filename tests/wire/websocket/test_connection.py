@@ -345,8 +345,8 @@ async def test_blocked_handler_stops_the_reader_and_senders_wait_at_the_bound(
 ) -> None:
     """The bound: ``send`` waits while max_pending_bytes are queued or in flight.
 
-    Beyond that only the kernel socket buffers and aiohttp's 128 KiB read
-    buffer hold data, so a sender facing a stopped reader ends up waiting.
+    Beyond that only the kernel socket buffers hold data (the blocked side
+    pauses reading), so a sender facing a stopped reader ends up waiting.
     """
     opts = WebSocketOptions(
         max_pending_bytes=256 * 1024,

@@ -1,4 +1,4 @@
-"""The LaneHello exchange over real aiohttp WebSockets on 127.0.0.1."""
+"""The LaneHello exchange over real sockets on 127.0.0.1 (raw peers use aiohttp's client)."""
 
 from __future__ import annotations
 

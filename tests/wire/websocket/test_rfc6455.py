@@ -114,7 +114,7 @@ def test_mask_keys_are_fresh_and_refill() -> None:
 
 
 def test_close_payload_round_trips() -> None:
-    payload = encode_close(4409, "simultaneous dial".encode())
+    payload = encode_close(4409, b"simultaneous dial")
     assert payload[:2] == b"\x11\x39"
     assert decode_close(payload) == (4409, "simultaneous dial")
     assert encode_close(None) == b""
