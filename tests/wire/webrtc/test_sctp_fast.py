@@ -1,0 +1,309 @@
+"""The fast SCTP association: refuses unknown aiortc, keeps SCTP semantics, interoperates.
+
+Real aiortc peer connections over loopback, in this process. What is checked
+is behaviour (delivery, order, refusal, packets and SACKs counted), never speed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import aiortc
+import pytest
+from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection
+from aiortc.rtcsctptransport import (
+    SCTP_DATA_FIRST_FRAG,
+    SCTP_DATA_LAST_FRAG,
+    DataChunk,
+    RTCSctpTransport,
+)
+
+from actr_py.errors import ConfigError
+from actr_py.wire.webrtc import sctp_fast
+from actr_py.wire.webrtc.config import WebRtcConfig
+from actr_py.wire.webrtc.gathering import restrict_gathering, set_receive_buffer
+from actr_py.wire.webrtc.sctp_fast import FastSctpTransport, _FastInboundStream
+
+from ._support import wait_until
+
+_SACK, _DATA = 3, 0
+
+
+# ---- version checks -----------------------------------------------------------------------
+
+
+def test_installed_aiortc_is_supported() -> None:
+    sctp_fast.check_supported()
+
+
+@pytest.mark.parametrize("version", ["1.15.0", "1.17.0", "2.0.0", "garbage", ""])
+def test_unknown_aiortc_version_is_refused(version: str) -> None:
+    with pytest.raises(ConfigError, match="untested"):
+        sctp_fast.check_supported(version)
+
+
+async def test_apply_refuses_an_unknown_version_and_leaves_stock_sctp(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(aiortc, "__version__", "1.99.0")
+    monkeypatch.setattr(sctp_fast, "_refusal_logged", False)
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        pc.createDataChannel("x")
+        assert sctp_fast.apply(pc) is False
+        assert type(pc.sctp) is RTCSctpTransport
+    finally:
+        await pc.close()
+
+
+async def test_apply_switches_once_and_obeys_the_environment_switch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    off = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        assert sctp_fast.apply(pc) is False  # no SCTP transport yet
+        pc.createDataChannel("x")
+        assert sctp_fast.apply(pc) is True
+        assert type(pc.sctp) is FastSctpTransport
+        assert sctp_fast.apply(pc) is True  # idempotent
+        monkeypatch.setenv(sctp_fast.ENV_SWITCH, "0")
+        off.createDataChannel("x")
+        assert sctp_fast.apply(off) is False
+        assert type(off.sctp) is RTCSctpTransport
+    finally:
+        await pc.close()
+        await off.close()
+
+
+# ---- a pair of real peer connections ---------------------------------------------------------
+
+
+@dataclass
+class Pair:
+    a: RTCPeerConnection
+    b: RTCPeerConnection
+    a_channels: dict[str, RTCDataChannel]
+    b_channels: dict[str, RTCDataChannel] = field(default_factory=dict)
+    received: dict[str, list[bytes]] = field(default_factory=dict)
+    #: Every SCTP packet each side wrote, as bytes (after our own drop rule).
+    sent: dict[str, list[bytes]] = field(default_factory=lambda: {"a": [], "b": []})
+
+    def watch(self, side: str, drop: Callable[[bytes], bool] | None = None) -> None:
+        """Record (and maybe drop) every SCTP packet ``side`` hands to DTLS."""
+        pc = self.a if side == "a" else self.b
+        assert pc.sctp is not None
+        dtls = pc.sctp.transport
+        original = dtls._send_data
+        log = self.sent[side]
+
+        async def send_data(data: bytes) -> None:
+            if drop is not None and drop(data):
+                return
+            log.append(data)
+            await original(data)
+
+        dtls._send_data = send_data  # type: ignore[method-assign]
+
+
+def _chunk_types(packet: bytes) -> list[int]:
+    types, pos = [], 12
+    while pos + 4 <= len(packet):
+        length = int.from_bytes(packet[pos + 2 : pos + 4], "big")
+        types.append(packet[pos])
+        pos += length + (-length % 4)
+    return types
+
+
+async def _connect(
+    fast_a: bool, fast_b: bool, labels: dict[str, tuple[bool, int | None]]
+) -> Pair:
+    a = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    b = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    channels = {
+        label: a.createDataChannel(label, ordered=ordered, maxRetransmits=retransmits)
+        for label, (ordered, retransmits) in labels.items()
+    }
+    pair = Pair(a, b, channels)
+
+    @b.on("datachannel")
+    def on_channel(channel: RTCDataChannel) -> None:
+        pair.b_channels[channel.label] = channel
+        channel.on("message", pair.received.setdefault(channel.label, []).append)
+
+    restrict_gathering(a, ["127.0.0.1"])
+    await a.setLocalDescription(await a.createOffer())
+    await b.setRemoteDescription(a.localDescription)
+    restrict_gathering(b, ["127.0.0.1"])
+    await b.setLocalDescription(await b.createAnswer())
+    await a.setRemoteDescription(b.localDescription)
+    for pc in (a, b):  # as our negotiator does: no overflow losses on a healthy path
+        set_receive_buffer(pc, WebRtcConfig().udp_receive_buffer or 0)
+    # Where WebRtcConnection applies it: both transports exist, nothing started.
+    for pc, fast in ((a, fast_a), (b, fast_b)):
+        if fast:
+            assert sctp_fast.apply(pc) is True
+    await wait_until(lambda: len(pair.b_channels) == len(labels))
+    await wait_until(lambda: all(c.readyState == "open" for c in channels.values()))
+    for pc, fast in ((a, fast_a), (b, fast_b)):
+        assert (type(pc.sctp) is FastSctpTransport) is fast
+    return pair
+
+
+@pytest.fixture
+async def pairs() -> AsyncIterator[Callable[..., object]]:
+    made: list[Pair] = []
+
+    async def make(*args: object) -> Pair:
+        pair = await _connect(*args)  # type: ignore[arg-type]
+        made.append(pair)
+        return pair
+
+    yield make
+    for pair in made:
+        await pair.a.close()
+        await pair.b.close()
+
+
+_RELIABLE = {"ordered": (True, None)}
+
+
+@pytest.mark.parametrize(
+    ("fast_a", "fast_b"), [(True, True), (True, False), (False, True)], ids=["both", "a", "b"]
+)
+async def test_mixed_sizes_arrive_whole_and_in_order_with_a_stock_peer(
+    pairs: Callable[..., object], fast_a: bool, fast_b: bool
+) -> None:
+    pair: Pair = await pairs(fast_a, fast_b, _RELIABLE)  # type: ignore[operator]
+    rng = random.Random(7)
+    messages = [
+        rng.randbytes(rng.choice([1, 7, 64, 1000, 1160, 1161, 5000, 70_000])) for _ in range(300)
+    ]
+    for message in messages:
+        pair.a_channels["ordered"].send(message)
+    await wait_until(lambda: len(pair.received.get("ordered", [])) == len(messages))
+    assert pair.received["ordered"] == messages
+    # And back the other way, over the answerer's side of the same channel.
+    back: list[bytes] = []
+    pair.a_channels["ordered"].on("message", back.append)
+    for message in messages[:50]:
+        pair.b_channels["ordered"].send(message)
+    await wait_until(lambda: len(back) == 50)
+    assert back == messages[:50]
+
+
+async def test_small_messages_of_one_turn_share_packets(pairs: Callable[..., object]) -> None:
+    pair: Pair = await pairs(True, True, _RELIABLE)  # type: ignore[operator]
+    pair.watch("a")
+    messages = [i.to_bytes(4, "big") * 4 for i in range(200)]
+    for message in messages:  # one loop turn: one flush
+        pair.a_channels["ordered"].send(message)
+    await wait_until(lambda: len(pair.received.get("ordered", [])) == len(messages))
+    assert pair.received["ordered"] == messages
+    data_packets = [p for p in pair.sent["a"] if _DATA in _chunk_types(p)]
+    data_chunks = sum(_chunk_types(p).count(_DATA) for p in data_packets)
+    assert data_chunks == len(messages)
+    assert len(data_packets) <= len(messages) // 10, "small chunks were not bundled"
+    assert all(len(p) <= 1189 for p in pair.sent["a"])
+
+
+async def test_receiver_acknowledges_at_most_every_second_packet_in_bulk(
+    pairs: Callable[..., object],
+) -> None:
+    pair: Pair = await pairs(True, True, _RELIABLE)  # type: ignore[operator]
+    pair.watch("a")
+    pair.watch("b")
+    payload = bytes(200_000)
+    for _ in range(10):
+        pair.a_channels["ordered"].send(payload)
+    await wait_until(lambda: len(pair.received.get("ordered", [])) == 10)
+    data_packets = sum(1 for p in pair.sent["a"] if _DATA in _chunk_types(p))
+    sacks = sum(_chunk_types(p).count(_SACK) for p in pair.sent["b"])
+    assert data_packets >= 1700  # 2 MB in 1160-byte chunks
+    # Stock aiortc answers each packet; RFC 9260 asks for at least every second one.
+    assert sacks <= data_packets * 0.6
+
+
+async def test_lost_packets_are_retransmitted_and_delivery_completes(
+    pairs: Callable[..., object],
+) -> None:
+    pair: Pair = await pairs(True, True, _RELIABLE)  # type: ignore[operator]
+    seen = 0
+    dropped: set[int] = set()
+
+    def drop(packet: bytes) -> bool:
+        nonlocal seen
+        if packet[12] != _DATA:
+            return False
+        tsn = int.from_bytes(packet[16:20], "big")
+        seen += 1
+        if seen % 37 == 0 and tsn not in dropped:  # each dropped once, retransmission passes
+            dropped.add(tsn)
+            return True
+        return False
+
+    pair.watch("a", drop)
+    messages = [bytes([i]) * 3000 for i in range(200)]
+    for message in messages:
+        pair.a_channels["ordered"].send(message)
+    await wait_until(lambda: len(pair.received.get("ordered", [])) == len(messages), timeout=20)
+    assert dropped and pair.received["ordered"] == messages
+
+
+async def test_partially_reliable_unordered_channel_delivers_on_a_healthy_path(
+    pairs: Callable[..., object],
+) -> None:
+    pair: Pair = await pairs(True, True, {"lossy": (False, 3)})  # type: ignore[operator]
+    messages = {i.to_bytes(2, "big") * (1 + i % 700) for i in range(300)}
+    for message in sorted(messages):
+        pair.a_channels["lossy"].send(message)
+    await wait_until(lambda: len(pair.received.get("lossy", [])) == len(messages))
+    assert set(pair.received["lossy"]) == messages
+
+
+# ---- reassembly -------------------------------------------------------------------------------
+
+
+def _fragments(first_tsn: int, seq: int, parts: list[bytes]) -> list[DataChunk]:
+    out = []
+    for index, part in enumerate(parts):
+        chunk = DataChunk()
+        chunk.tsn = first_tsn + index
+        chunk.stream_id = 1
+        chunk.stream_seq = seq
+        chunk.protocol = 53
+        chunk.user_data = part
+        chunk.flags = (SCTP_DATA_FIRST_FRAG if index == 0 else 0) | (
+            SCTP_DATA_LAST_FRAG if index == len(parts) - 1 else 0
+        )
+        out.append(chunk)
+    return out
+
+
+def test_reassembly_pops_only_complete_messages_in_any_arrival_order() -> None:
+    stream = _FastInboundStream()
+    first = _fragments(10, 0, [b"a", b"b", b"c"])
+    second = _fragments(13, 1, [b"d", b"e"])
+    popped: list[bytes] = []
+    for chunk in [second[1], first[2], first[0], second[0]]:
+        stream.add_chunk(chunk)
+        popped += [data for _, _, data in stream.pop_messages()]
+    assert popped == []  # first[1] missing: nothing may complete, in order
+    assert stream.lasts == 2
+    stream.add_chunk(first[1])
+    popped += [data for _, _, data in stream.pop_messages()]
+    assert popped == [b"abc", b"de"]
+    assert stream.lasts == 0 and stream.reassembly == []
+
+
+def test_reassembly_recounts_after_pruning() -> None:
+    stream = _FastInboundStream()
+    for chunk in _fragments(20, 0, [b"x", b"y"])[1:] + _fragments(22, 1, [b"z"]):
+        stream.add_chunk(chunk)
+    assert stream.lasts == 2
+    stream.prune_chunks(21)  # FORWARD TSN abandoned the first message
+    assert stream.lasts == 1
+    stream.sequence_number = 1
+    assert [data for _, _, data in stream.pop_messages()] == [b"z"]
