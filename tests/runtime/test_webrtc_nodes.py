@@ -15,6 +15,7 @@ from actr_py import (
     ActrSystem,
     Context,
     DataStream,
+    NotFound,
     PayloadType,
     Unavailable,
     Workload,
@@ -129,6 +130,14 @@ async def test_peer_killed_mid_call_fails_503_then_reconnects_to_restarted_peer(
             with pytest.raises(Unavailable):
                 await asyncio.wait_for(pending, 15)
             assert time.monotonic() - t0 < 8
+            # A new call to the dead id fails at once: the server says it is gone,
+            # so neither WebRTC nor the WebSocket fallback waits for a timeout.
+            dead = child.actor_id
+            await asyncio.sleep(0.5)  # the server saw the socket close
+            t0 = time.monotonic()
+            with pytest.raises(NotFound):
+                await ctx.call(dead, "test.Echo.Say", "anyone?")
+            assert time.monotonic() - t0 < 2
         async with node_process(server.url, *args) as child2:
             deadline = time.monotonic() + 15
             while True:

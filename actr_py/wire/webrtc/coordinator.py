@@ -54,7 +54,15 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
-from ...errors import ActrError, InvalidId, ProtocolError, StateError, Unavailable
+from ...errors import (
+    ActrError,
+    Forbidden,
+    InvalidId,
+    NotFound,
+    ProtocolError,
+    StateError,
+    Unavailable,
+)
 from ...ids import ActorId
 from ...proto import actr_pb2, webrtc_pb2
 from ..base import FrameHandler, WireConnection
@@ -358,7 +366,7 @@ class WebRtcCoordinator:
             )
         except asyncio.CancelledError:
             error = Unavailable("webrtc coordinator closed")
-        except Unavailable as exc:
+        except (Unavailable, NotFound, Forbidden) as exc:
             error = exc
         except Exception as exc:
             logger.warning("webrtc attempt to %s failed", attempt.peer_id, exc_info=True)
@@ -416,6 +424,8 @@ class WebRtcCoordinator:
     async def _ask_roles(self, peer_id: ActorId) -> None:
         try:
             await self._relay.send(peer_id, role_negotiation(self.local_id, peer_id))
+        except (NotFound, Forbidden):
+            raise  # the server says the peer is offline or off limits: no point waiting
         except Exception as exc:  # the local rule still works without the server
             logger.info("RoleNegotiation to %s not sent: %s", peer_id, exc)
 
