@@ -62,7 +62,7 @@ from .rfc6455 import (
     WebSocketViolation,
     encode_frame_header,
     encode_ws_frame,
-    mask,
+    mask_inplace,
 )
 
 __all__ = ["WebSocketConnection"]
@@ -365,7 +365,9 @@ class WebSocketConnection(WireConnection):
         key = self._keys.next()  # type: ignore[union-attr]
         n = len(data)
         size = n + HEADER_SIZE
-        body = mask(key, _pack_actr(payload_type, n) + data)
+        body = bytearray(_pack_actr(payload_type, n))
+        body += data
+        mask_inplace(key, body)
         if size < 126:
             frame = _MASKED_7(_FIN_BINARY, 0x80 | size, key) + body
         elif size < 0x10000:
@@ -382,9 +384,9 @@ class WebSocketConnection(WireConnection):
             frame = encode_frame_header(OP_BINARY, len(message)) + message
         else:
             key = keys.next()
-            frame = encode_frame_header(OP_BINARY, len(message), mask_key=key) + mask(
-                key, message
-            )
+            header = encode_frame_header(OP_BINARY, len(message), mask_key=key)
+            mask_inplace(key, message)  # the batcher never touches a popped message again
+            frame = header + message
         self._tx_bytes += len(frame)
         self._transport.write(frame)
 

@@ -51,7 +51,7 @@ from .rfc6455 import (
     decode_close,
     encode_close,
     encode_ws_frame,
-    mask,
+    mask_inplace,
     new_client_key,
 )
 from .upgrade import (
@@ -119,6 +119,9 @@ class LaneProtocol(asyncio.Protocol):
         self._head = bytearray()
         #: Resolved when the upgrade succeeded; fails with the reason otherwise.
         self.opened: asyncio.Future[None] = self._loop.create_future()
+        # Whoever waited may be gone (a dial that timed out): no "exception
+        # was never retrieved" noise for a socket nobody watches any more.
+        self.opened.add_done_callback(_retrieve)
         #: Resolved when the TCP connection is gone.
         self.closed: asyncio.Future[None] = self._loop.create_future()
         # Receiving.
@@ -299,7 +302,9 @@ class LaneProtocol(asyncio.Protocol):
                 self._need = end - pos
                 break
             if expect_mask:
-                payload = bytes(mask(data[start - 4 : start], memoryview(data)[start:end]))
+                unmasked = bytearray(memoryview(data)[start:end])
+                mask_inplace(data[start - 4 : start], unmasked)
+                payload = bytes(unmasked)
             else:
                 payload = data[start:end]
             pos = end
@@ -566,6 +571,11 @@ class LaneProtocol(asyncio.Protocol):
     def __repr__(self) -> str:
         side = "client" if self.client else "server"
         return f"<LaneProtocol {side} {self._state}>"
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _suffix(exc: BaseException | None) -> str:

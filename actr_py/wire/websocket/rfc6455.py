@@ -47,6 +47,8 @@ __all__ = [
     "encode_frame_header",
     "encode_ws_frame",
     "mask",
+    "mask_inplace",
+    "mask_inplace_pure",
     "mask_pure",
     "new_client_key",
 ]
@@ -147,6 +149,18 @@ def _mask_compiled(key: bytes, data: bytes | bytearray | memoryview) -> bytearra
 #: aiohttp has one, else :func:`mask_pure`.
 mask: Callable[[bytes, bytes | bytearray | memoryview], bytes | bytearray] = (
     _mask_compiled if _compiled is not None else mask_pure
+)
+
+
+def mask_inplace_pure(key: bytes, data: bytearray) -> None:
+    """Mask ``data`` where it is (the fallback of :data:`mask_inplace`)."""
+    data[:] = mask_pure(key, data)
+
+
+#: ``mask_inplace(key, buffer)`` masks a bytearray where it is: the hot paths
+#: call the compiled helper directly, without a Python frame in between.
+mask_inplace: Callable[[bytes, bytearray], None] = (
+    _compiled if _compiled is not None else mask_inplace_pure
 )
 
 

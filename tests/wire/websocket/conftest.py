@@ -40,11 +40,18 @@ from ._support import (
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
-    """Every async test here runs on asyncio's loop and, when installed, on uvloop."""
+    """Every async test here runs on asyncio's loop and, when installed, on uvloop.
+
+    Tests marked ``slow`` (they spawn peer processes, most of their time is
+    interpreter start-up) run on one loop only, to keep the set quick.
+    """
     factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
         "asyncio": asyncio.new_event_loop
     }
     choice = os.environ.get("ACTR_PY_LOOP", "").strip().lower()
+    both = choice not in ("asyncio", "uvloop")
+    if both and item.get_closest_marker("slow") is not None:
+        return factories
     if choice != "asyncio" and importlib.util.find_spec("uvloop") is not None:
         import uvloop
 

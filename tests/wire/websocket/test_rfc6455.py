@@ -96,11 +96,22 @@ def test_compiled_and_pure_masking_agree_and_invert(size: int) -> None:
     assert all(pure[i] == data[i] ^ key[i % 4] for i in range(min(size, 64)))
 
 
+@pytest.mark.parametrize("size", [0, 1, 5, 9, 1000])
+def test_in_place_masking_agrees_with_the_pure_version(size: int) -> None:
+    key = os.urandom(4)
+    data = os.urandom(size)
+    fast, slow = bytearray(data), bytearray(data)
+    rfc6455.mask_inplace(key, fast)
+    rfc6455.mask_inplace_pure(key, slow)
+    assert bytes(fast) == bytes(slow) == mask_pure(key, data)
+
+
 def test_the_compiled_helper_is_used_when_aiohttp_has_it() -> None:
     compiled = rfc6455._compiled
     if compiled is None:
         pytest.skip("this aiohttp build has no compiled masking helper")
     assert rfc6455.mask is rfc6455._mask_compiled
+    assert rfc6455.mask_inplace is compiled
 
 
 def test_mask_keys_are_fresh_and_refill() -> None:
