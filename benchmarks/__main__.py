@@ -1,4 +1,10 @@
-"""``python -m benchmarks [--quick] [--only NAME ...] [--json FILE] [--list]``."""
+"""``python -m benchmarks [--quick] [--only NAME ...] [--loop KIND] [--json FILE] [--list]``.
+
+Every figure is printed next to its raw baseline from the same run. With
+``--loop both`` (the default when uvloop is installed) the whole selection
+runs once on each kind of event loop, child processes included, and every
+record says which loop it belongs to.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,12 @@ import json
 import math
 import sys
 import time
+import traceback
+from collections.abc import Sequence
 
-from ._harness import BenchContext, Record, discover, machine_info, registry
+from actr_py import loop as actr_loop
+
+from ._harness import BenchContext, Record, cpu_plan, discover, machine_info, registry
 
 
 def _fmt(v: float) -> str:
@@ -22,8 +32,19 @@ def _fmt(v: float) -> str:
     return f"{v:.2f}"
 
 
-def _table(records: list[Record]) -> str:
-    head = ("figure", "unit", "actr_py", "baseline", "base value", "ratio", "p50/p95/p99")
+def _ratio(r: Record) -> str:
+    text = f"{r.ratio:.2f}x"
+    if r.target:
+        met = r.meets_target()
+        mark = "" if met is None else (" ok" if met else " MISSED")
+        text += f" (target {r.target}{mark})"
+    return text
+
+
+def table(records: Sequence[Record]) -> str:
+    """The human-readable table: one row per record, latencies with percentiles."""
+    head = ("figure", "loop", "unit", "actr_py", "baseline", "base value", "ratio",
+            "p50/p95/p99")
     rows = [head]
     for r in records:
         pct = ""
@@ -33,17 +54,46 @@ def _table(records: list[Record]) -> str:
                 pct += " vs " + "/".join(
                     _fmt(r.baseline_percentiles[k]) for k in ("p50", "p95", "p99")
                 )
-        ratio = f"{r.ratio:.2f}x" + (f" (target {r.target})" if r.target else "")
-        rows.append(
-            (r.name, r.unit, _fmt(r.value), r.baseline_name, _fmt(r.baseline_value), ratio, pct)
-        )
+        rows.append((r.name, r.loop, r.unit, _fmt(r.value), r.baseline_name,
+                     _fmt(r.baseline_value), _ratio(r), pct))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(head))]
     lines = []
     for i, row in enumerate(rows):
-        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _loops(choice: str) -> list[str]:
+    if choice == "both":
+        return ["asyncio", "uvloop"]
+    if choice == "auto":
+        return ["asyncio", "uvloop"] if actr_loop.available() else ["asyncio"]
+    return [choice]
+
+
+async def _run_all(
+    names: list[str], ctx: BenchContext, failures: list[str]
+) -> list[Record]:
+    """Run ``names`` on the running loop; a failing benchmark is reported, not fatal."""
+    records: list[Record] = []
+    async with ctx.run():
+        kind = actr_loop.loop_kind()
+        for name in names:
+            t0 = time.monotonic()
+            print(f"# running {name} on {kind} ...", file=sys.stderr, flush=True)
+            try:
+                got = await registry[name](ctx)
+            except Exception:
+                traceback.print_exc()
+                failures.append(f"{name} ({kind})")
+                continue
+            for record in got:
+                record.loop = kind
+            records.extend(got)
+            print(f"# {name}: {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
+    return records
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer iterations (< 2 min)")
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help="run only benchmarks whose name starts with NAME (repeatable)")
+    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop", "both"), default="auto",
+                        help="event loop(s) to measure on; auto: both when uvloop is installed")
     parser.add_argument("--json", metavar="FILE", help="write records as JSON")
     parser.add_argument("--list", action="store_true", help="list benchmark names and exit")
     args = parser.parse_args(argv)
@@ -65,24 +117,39 @@ def main(argv: list[str] | None = None) -> int:
         if not names:
             print(f"no benchmark matches {args.only}; try --list", file=sys.stderr)
             return 2
-    ctx = BenchContext(quick=args.quick)
+    loops = _loops(args.loop)
+    if "uvloop" in loops and not actr_loop.available():
+        print("uvloop is not installed: pip install 'actr_py[fast]'", file=sys.stderr)
+        return 2
+    plan = cpu_plan()
+    plan.pin_self()
     info = machine_info()
-    print(f"# machine: {info['platform']} python {info['python']} cpus={info['cpus']}")
+    info["loops"] = loops
+    info["quick"] = args.quick
+    print(f"# machine: {info['platform']} python {info['python']} cpus={info['cpus']}"
+          f" ({info['cpu_model']})")
     print(f"# versions: {info['versions']}")
+    print(f"# loops: {', '.join(loops)}; pinning: {info['pinning']}")
     records: list[Record] = []
+    failures: list[str] = []
     started = time.monotonic()
-    for name in names:
-        t0 = time.monotonic()
-        print(f"# running {name} ...", file=sys.stderr, flush=True)
-        got = asyncio.run(registry[name](ctx))
-        records.extend(got)
-        print(f"# {name}: {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
-    print(_table(records))
-    print(f"# total {time.monotonic() - started:.1f}s")
+    for kind in loops:
+        # Children inherit the choice through ACTR_PY_LOOP (see benchmarks/_procs.py).
+        actr_loop.install(kind)
+        ctx = BenchContext(quick=args.quick, loop=kind)
+        records.extend(asyncio.run(_run_all(names, ctx, failures)))
+    actr_loop.install("asyncio")
+    elapsed = time.monotonic() - started
+    print(table(records))
+    print(f"# total {elapsed:.1f}s")
+    if failures:
+        print(f"# FAILED: {', '.join(failures)}")
     if args.json:
+        info["elapsed_s"] = round(elapsed, 1)
+        info["failed"] = failures
         with open(args.json, "w") as fh:
             json.dump({"machine": info, "records": [r.as_json() for r in records]}, fh, indent=2)
-    return 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

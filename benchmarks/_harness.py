@@ -7,20 +7,25 @@ the same run, so the ratio survives a slow or noisy machine.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gc
 import importlib
+import os
 import pkgutil
 import platform
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "BenchContext",
+    "CpuPlan",
     "Record",
     "benchmark",
+    "cpu_plan",
     "discover",
     "latency_record",
     "machine_info",
@@ -29,6 +34,8 @@ __all__ = [
     "throughput_record",
     "timed_samples_us",
 ]
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -47,18 +54,123 @@ class Record:
     #: The target from the issue, as a ratio bound, when there is one.
     target: str = ""
     note: str = ""
+    #: Event loop kind of the run ("asyncio" or "uvloop"); stamped by the runner.
+    loop: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def meets_target(self) -> bool | None:
+        """Whether the ratio meets a ratio target such as ``"<= 1.3"`` / ``">= 10"``.
+
+        None when there is no target or it is not a plain ratio bound.
+        """
+        text = self.target.replace("x", "").replace("\u00d7", "").strip()
+        for op in ("<=", ">="):
+            if text.startswith(op):
+                try:
+                    bound = float(text[len(op):].replace(",", ""))
+                except ValueError:
+                    return None
+                return self.ratio <= bound if op == "<=" else self.ratio >= bound
+        return None
+
 
 @dataclass
 class BenchContext:
+    """What a benchmark gets: run mode, loop kind, and resources shared by a run.
+
+    Resources (a signaling server, a child node...) are expensive to start, so
+    benchmarks of one run share them through :meth:`shared`; they are closed
+    when the run (one event loop) ends.
+    """
+
     quick: bool = False
+    loop: str = "asyncio"
+    _stack: contextlib.AsyncExitStack | None = field(default=None, repr=False)
+    _shared: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def n(self, full: int, quick: int) -> int:
         """Pick an iteration count for the run mode."""
         return quick if self.quick else full
+
+    async def shared(
+        self, key: str, factory: Callable[[], contextlib.AbstractAsyncContextManager[_T]]
+    ) -> _T:
+        """The resource ``key`` of this run, entered from ``factory()`` the first time."""
+        if key in self._shared:
+            return self._shared[key]
+        if self._stack is None:
+            self._stack = contextlib.AsyncExitStack()
+        value = await self._stack.enter_async_context(factory())
+        self._shared[key] = value
+        return value
+
+    async def aclose(self) -> None:
+        """Close every shared resource (the runner calls this at the end of a run)."""
+        stack, self._stack = self._stack, None
+        self._shared.clear()
+        if stack is not None:
+            await stack.aclose()
+
+    @contextlib.asynccontextmanager
+    async def run(self) -> AsyncIterator[BenchContext]:
+        try:
+            yield self
+        finally:
+            await self.aclose()
+
+
+@dataclass(frozen=True)
+class CpuPlan:
+    """Which CPUs the measuring process and its child processes run on.
+
+    Why pin: on a small machine the scheduler otherwise moves the measuring
+    loop and a peer process between cores mid-run, and a child competing for
+    the parent's core shows up as latency that belongs to neither. With two
+    or more CPUs the measuring process gets the first one and every child
+    process (peer nodes, bare baselines, the signaling server) the others,
+    like two hosts on a fast link. With one CPU nothing is pinned.
+    """
+
+    parent: frozenset[int]
+    children: frozenset[int]
+
+    @property
+    def pinned(self) -> bool:
+        return bool(self.parent)
+
+    def describe(self) -> str:
+        if not self.pinned:
+            return "not pinned (one CPU)"
+        return (
+            f"measuring process on CPU {sorted(self.parent)}, "
+            f"child processes on CPU {sorted(self.children)}"
+        )
+
+    def pin_self(self) -> None:
+        if self.pinned:
+            os.sched_setaffinity(0, self.parent)
+
+    def pin_child(self, pid: int) -> None:
+        """Pin a child right after it was spawned (its later threads inherit it)."""
+        if self.pinned:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.sched_setaffinity(pid, self.children)
+
+
+@functools.cache
+def cpu_plan() -> CpuPlan:
+    """The pinning used by this run (see :class:`CpuPlan`); ACTR_BENCH_NO_PIN=1 disables it.
+
+    Decided once per process, from the CPUs it was allowed before pinning itself.
+    """
+    if os.environ.get("ACTR_BENCH_NO_PIN") or not hasattr(os, "sched_setaffinity"):
+        return CpuPlan(frozenset(), frozenset())
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return CpuPlan(frozenset(), frozenset())
+    return CpuPlan(frozenset(cpus[:1]), frozenset(cpus[1:]))
 
 
 BenchFn = Callable[[BenchContext], Awaitable[list[Record]]]
@@ -164,10 +276,8 @@ def timed_samples_us(fn_once: Callable[[], None], n: int) -> list[float]:
 
 
 def machine_info() -> dict[str, Any]:
-    import os
-
     versions = {}
-    for mod in ("aiortc", "aiohttp", "google.protobuf", "av", "msgpack", "uvloop"):
+    for mod in ("aiortc", "aioice", "aiohttp", "google.protobuf", "av", "msgpack", "uvloop"):
         try:
             m = importlib.import_module(mod)
             versions[mod] = getattr(m, "__version__", "?")
@@ -185,5 +295,16 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
+        "cpu_model": _cpu_model(),
         "versions": versions,
+        "pinning": cpu_plan().describe(),
     }
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    return platform.processor() or "?"

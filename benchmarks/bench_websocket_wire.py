@@ -22,6 +22,7 @@ import contextlib
 import gc
 import hashlib
 import hmac
+import os
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from actr_py import loop as actr_loop
 from actr_py.errors import Unauthorized
 from actr_py.ids import ActorId, ActrTypeName
 from actr_py.payload_type import PayloadType
@@ -39,7 +41,14 @@ from actr_py.wire.websocket import (
     connect_websocket,
 )
 
-from ._harness import BenchContext, Record, benchmark, latency_record, throughput_record
+from ._harness import (
+    BenchContext,
+    Record,
+    benchmark,
+    cpu_plan,
+    latency_record,
+    throughput_record,
+)
 
 _KEY = b"bench key"
 _CLIENT = ActorId(1, 0x1, ActrTypeName("bench", "client"))
@@ -199,15 +208,7 @@ class _Bare:
 
 @benchmark("websocket.wire")
 async def websocket_wire(ctx: BenchContext) -> list[Record]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "benchmarks.bench_websocket_wire",
-        "--serve",
-        cwd=_ROOT,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
+    proc = await serve_process()
     ours = _Ours()
     session = aiohttp.ClientSession()
     try:
@@ -286,6 +287,17 @@ async def _oneway(ctx: BenchContext, ours: _Ours, bare: _Bare, size: int, label:
     )
 
 
+async def serve_process() -> asyncio.subprocess.Process:
+    """Start the serving process on this run's loop kind, pinned like every child."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "benchmarks.bench_websocket_wire", "--serve",
+        cwd=_ROOT, env=dict(os.environ, **{actr_loop.LOOP_ENV: actr_loop.loop_kind()}),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )
+    cpu_plan().pin_child(proc.pid)
+    return proc
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--serve", action="store_true", help="run the serving process")
@@ -293,7 +305,7 @@ def main() -> None:
     if not args.serve:
         parser.error("run through `python -m benchmarks --only websocket`")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve())
+        actr_loop.run(_serve())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,214 @@
+"""Bare aiortc plumbing shared by the WebRTC baselines (parent side).
+
+The baselines use aiortc the way an application would: one RTCPeerConnection,
+DataChannels created before the offer, loopback host candidates only (aioice
+skips 127.0.0.1 by itself, see actr_py/wire/webrtc/gathering.py), no STUN,
+the same UDP receive buffer our connections ask for, and the usual
+``bufferedAmount`` back pressure with our own high/low water marks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+
+from actr_py.ids import ActorId
+from actr_py.proto import actr_pb2
+from actr_py.wire.base import FrameHandler
+from actr_py.wire.webrtc import WebRtcConnection, WebRtcCoordinator
+from actr_py.wire.webrtc.config import WebRtcConfig
+from actr_py.wire.webrtc.gathering import restrict_gathering, set_receive_buffer
+from actr_py.wire.webrtc.role import offerer_by_rule
+
+from ._procs import Child, spawn
+
+__all__ = [
+    "CHANNELS",
+    "HIGH_WATER",
+    "LOW_WATER",
+    "BareLink",
+    "BareRemote",
+    "bare_local_pair",
+    "bare_remote",
+    "bare_send",
+    "new_pc",
+    "ours_local_pair",
+    "wait_open",
+]
+
+_CONFIG = WebRtcConfig()
+HIGH_WATER = _CONFIG.send_high_water
+LOW_WATER = _CONFIG.send_low_water
+_UDP_BUFFER = _CONFIG.udp_receive_buffer or 0
+
+#: label -> (ordered, maxRetransmits): the same reliability as our lanes
+#: (RPC_RELIABLE / STREAM_RELIABLE ordered and reliable; STREAM_LATENCY_FIRST
+#: unordered with 3 retransmissions).
+CHANNELS: dict[str, tuple[bool, int | None]] = {
+    "echo": (True, None),
+    "sink-reliable": (True, None),
+    "sink-latency": (False, 3),
+}
+
+
+def new_pc() -> RTCPeerConnection:
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+
+async def wait_open(channel: RTCDataChannel, timeout: float = 15.0) -> None:
+    if channel.readyState == "open":
+        return
+    opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    channel.once("open", lambda: opened.done() or opened.set_result(None))
+    await asyncio.wait_for(opened, timeout)
+
+
+def _create(pc: RTCPeerConnection, labels: tuple[str, ...]) -> dict[str, RTCDataChannel]:
+    out = {}
+    for label in labels:
+        ordered, retransmits = CHANNELS[label]
+        channel = pc.createDataChannel(label, ordered=ordered, maxRetransmits=retransmits)
+        channel.bufferedAmountLowThreshold = LOW_WATER
+        out[label] = channel
+    return out
+
+
+async def bare_send(channel: RTCDataChannel, payload: bytes, n: int) -> None:
+    """Send ``payload`` ``n`` times, waiting below the high-water mark like an app would."""
+    loop = asyncio.get_running_loop()
+    send = channel.send
+    for _ in range(n):
+        if channel.bufferedAmount > HIGH_WATER:
+            low: asyncio.Future[None] = loop.create_future()
+            channel.once("bufferedamountlow", lambda f=low: f.done() or f.set_result(None))
+            await low
+        send(payload)
+
+
+@dataclass
+class BareLink:
+    """One bare peer connection to the child, with its channels by label."""
+
+    pc: RTCPeerConnection
+    channels: dict[str, RTCDataChannel]
+    id: str
+
+
+class BareRemote:
+    """The parent's handle on a ``benchmarks._bare_peer`` child."""
+
+    def __init__(self, child: Child) -> None:
+        self.child = child
+        self._ids = itertools.count()
+
+    async def connect(self, labels: tuple[str, ...] = tuple(CHANNELS)) -> BareLink:
+        """A new peer connection to the child with ``labels`` open."""
+        pc = new_pc()
+        channels = _create(pc, labels)
+        restrict_gathering(pc, ["127.0.0.1"])
+        await pc.setLocalDescription(await pc.createOffer())
+        link_id = str(next(self._ids))
+        answer = await self.child.request(
+            op="answer", id=link_id, sdp=pc.localDescription.sdp, type=pc.localDescription.type
+        )
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+        set_receive_buffer(pc, _UDP_BUFFER)
+        for channel in channels.values():
+            await wait_open(channel)
+        return BareLink(pc, channels, link_id)
+
+    async def close(self, link: BareLink) -> None:
+        await link.pc.close()
+        await self.child.request(op="close", id=link.id)
+
+    async def expect(self, label: str, count: int, quiet: float) -> dict[str, float]:
+        return await self.child.request(op="expect", label=label, count=count, quiet=quiet)
+
+
+@contextlib.asynccontextmanager
+async def bare_remote() -> AsyncIterator[BareRemote]:
+    async with spawn("benchmarks._bare_peer") as child:
+        yield BareRemote(child)
+
+
+async def bare_local_pair(
+    labels: tuple[str, ...] = ("echo",),
+) -> tuple[RTCPeerConnection, RTCPeerConnection, dict[str, RTCDataChannel],
+           dict[str, RTCDataChannel]]:
+    """Two connected peer connections in this process: (a, b, a's channels, b's channels)."""
+    pc_a, pc_b = new_pc(), new_pc()
+    theirs: dict[str, RTCDataChannel] = {}
+    all_in = asyncio.get_running_loop().create_future()
+
+    @pc_b.on("datachannel")
+    def on_channel(channel: RTCDataChannel) -> None:
+        theirs[channel.label] = channel
+        if len(theirs) == len(labels) and not all_in.done():
+            all_in.set_result(None)
+
+    ours = _create(pc_a, labels)
+    restrict_gathering(pc_a, ["127.0.0.1"])
+    await pc_a.setLocalDescription(await pc_a.createOffer())
+    await pc_b.setRemoteDescription(pc_a.localDescription)
+    restrict_gathering(pc_b, ["127.0.0.1"])
+    await pc_b.setLocalDescription(await pc_b.createAnswer())
+    await pc_a.setRemoteDescription(pc_b.localDescription)
+    for pc in (pc_a, pc_b):
+        set_receive_buffer(pc, _UDP_BUFFER)
+    for channel in ours.values():
+        await wait_open(channel)
+    await asyncio.wait_for(all_in, 15)
+    return pc_a, pc_b, ours, theirs
+
+
+class _Relay:
+    """In-memory signaling between coordinators of this process; arbitrates roles
+    the way the signaling server does."""
+
+    def __init__(self, source: ActorId, nodes: dict[ActorId, WebRtcCoordinator]) -> None:
+        self._source = source
+        self._nodes = nodes
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _deliver(self, source: ActorId, target: ActorId, payload: Any) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._nodes[target].handle_relay(source, payload)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def send(self, target: ActorId, payload: Any) -> None:
+        if isinstance(payload, actr_pb2.RoleNegotiation):
+            mine = offerer_by_rule(self._source, target)
+            self._deliver(target, self._source, actr_pb2.RoleAssignment(is_offerer=mine))
+            self._deliver(self._source, target, actr_pb2.RoleAssignment(is_offerer=not mine))
+        else:
+            self._deliver(self._source, target, payload)
+
+
+async def ours_local_pair(
+    a: ActorId, b: ActorId, on_a: FrameHandler, on_b: FrameHandler,
+    nodes: dict[ActorId, WebRtcCoordinator] | None = None,
+) -> tuple[WebRtcCoordinator, WebRtcCoordinator, WebRtcConnection, WebRtcConnection]:
+    """Two coordinators of this process connected through an in-memory relay.
+
+    Returns (a's coordinator, b's, a's connection to b, b's connection to a),
+    both connections ready. ``nodes`` lets several pairs share coordinators.
+    """
+    nodes = {} if nodes is None else nodes
+    coord_a = nodes.get(a) or WebRtcCoordinator(a, _Relay(a, nodes), on_a, config=_CONFIG)
+    coord_b = nodes.get(b) or WebRtcCoordinator(b, _Relay(b, nodes), on_b, config=_CONFIG)
+    nodes.update({a: coord_a, b: coord_b})
+    conn_a = await coord_a.connect(b)
+    for _ in range(1000):  # the answering side is announced a loop turn or two later
+        conn_b = coord_b.connection(a)
+        if conn_b is not None and conn_b.ready:
+            return coord_a, coord_b, conn_a, conn_b
+        await asyncio.sleep(0.005)
+    raise TimeoutError(f"{b} never saw the connection from {a}")
