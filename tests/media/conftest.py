@@ -17,7 +17,10 @@ from actr_py.wire.inproc import InprocHub
 from tests.support.signaling import SignalingServer, signaling_server_sync
 
 #: Every type the media tests use; each node admits all of them.
-TYPES = ("acme+pub", "acme+relay", "acme+sub", "acme+peer", "acme+browser")
+TYPES = (
+    "acme+pub", "acme+relay", "acme+sub", "acme+peer", "acme+browser",
+    "demo+media-publisher", "demo+media-relay",  # examples/media_relay, run as children
+)
 
 StartNode = Callable[..., Awaitable[ActrRef]]
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import array
 import asyncio
-import contextlib
 import itertools
-from collections.abc import AsyncIterator, Iterable
 
 import av
 import pytest
@@ -29,7 +27,6 @@ from actr_py.media import (
 )
 from actr_py.media.testpattern import (
     dominant_frequency,
-    luma_difference,
     pattern_frame,
     pcm_samples,
     read_code,
@@ -38,50 +35,9 @@ from actr_py.media.testpattern import (
 from actr_py.wire.inproc import InprocHub
 from actr_py.wire.webrtc.media_sdp import negotiated_codecs
 
-from ._collect import Collector
+from ._support import Collector, H, W, check_pictures, patterns, streaming
 
 pytestmark = pytest.mark.slow
-
-W, H = 320, 240
-#: Mean luma difference (0-255) a decoded frame may have from the one sent.
-TOLERANCE = 3.0
-
-
-@contextlib.asynccontextmanager
-async def streaming(ctx, dest, track: str, frames: Iterable, rate: float) -> AsyncIterator[None]:
-    """Push ``frames`` to ``dest`` at ``rate`` per second in the background."""
-
-    async def run() -> None:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        for n, frame in enumerate(frames):
-            await asyncio.sleep(max(0.0, start + n / rate - loop.time()))
-            await ctx.send_media_sample(dest, track, frame)
-
-    task = asyncio.ensure_future(run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-def patterns(start: int = 0) -> Iterable[av.VideoFrame]:
-    return (pattern_frame(W, H, i) for i in itertools.count(start))
-
-
-def check_pictures(samples: list) -> list[int]:
-    """Each decoded frame shows the pattern its code names; returns the codes."""
-    indices = []
-    for sample in samples:
-        index, _ = read_code(sample.frame)
-        indices.append(index)
-        assert luma_difference(sample.frame, pattern_frame(W, H, index)) < TOLERANCE, index
-        # The tolerance is meaningful: a neighbouring frame would fail it.
-        assert luma_difference(sample.frame, pattern_frame(W, H, index + 3)) > TOLERANCE
-    return indices
-
 
 async def test_video_track_arrives_with_its_id_kind_codec_time_and_content(node) -> None:
     pub, sub = await node("acme+pub"), await node("acme+sub")

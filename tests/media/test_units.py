@@ -22,7 +22,7 @@ from actr_py.media import (
 )
 from actr_py.media.testpattern import pattern_frame, tone_frames
 
-from ._collect import Collector
+from ._support import Collector
 
 PEER = ActorId(1, 7, ActrTypeName("acme", "pub"))
 KEY, DELTA = b"\x10\x02\x00\x9d\x01\x2a", b"\x11\x00\x00"
