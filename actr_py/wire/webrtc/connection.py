@@ -57,6 +57,7 @@ from ...errors import ActrError, PayloadTooLarge, ProtocolError, Unavailable
 from ...ids import ActorId
 from ...payload_type import PayloadType
 from ..base import FrameHandler, WireConnection
+from ..eager import start_eagerly
 from . import control, sctp_fast
 from .config import WebRtcConfig
 from .framing import (
@@ -149,9 +150,30 @@ class _SendLane:
 
 
 class _Inbox:
-    """Inbound queue of one channel, drained in order by one reader task."""
+    """Inbound state of one channel: decoder, credit, and the backlog, if any.
 
-    __slots__ = ("channel", "consumed", "dropped", "items", "limit", "reader", "spec", "waiter")
+    Frames are delivered in order, one at a time. With no backlog a message
+    is decoded and its frames handed to the FrameHandler right in aiortc's
+    message callback (:func:`~actr_py.wire.eager.start_eagerly`): the
+    handler almost never waits, so no task and no event-loop hop are spent.
+    When a handler does wait (back pressure), or before the connection is
+    announced, messages queue in ``items`` and one drain task (``reader``)
+    delivers them until the queue is empty again.
+    """
+
+    __slots__ = (
+        "channel",
+        "consumed",
+        "credit_every",
+        "dropped",
+        "feed",
+        "items",
+        "limit",
+        "open",
+        "reader",
+        "spec",
+        "waiter",
+    )
 
     def __init__(self, spec: LaneSpec, channel: RTCDataChannel, limit: int | None) -> None:
         self.spec = spec
@@ -162,7 +184,14 @@ class _Inbox:
         self.limit = limit
         self.dropped = 0
         self.consumed = 0
+        #: The drain task while there is a backlog (or a handler is waiting).
         self.reader: asyncio.Task[None] | None = None
+        #: Set once the connection is announced: frames may be delivered.
+        self.open = False
+        #: Reassembler.feed for framed (actr-py/1) channels, None for plain ones.
+        self.feed: Callable[[bytes], bytes | None] | None = None
+        #: Send CREDIT every this many consumed bytes (0: no flow control).
+        self.credit_every = 0
 
     def wake(self) -> None:
         waiter = self.waiter
@@ -322,7 +351,7 @@ class WebRtcConnection(WireConnection):
             return
         self._active = True
         for inbox in self._inboxes:
-            self._start_reader(inbox)
+            self._open_inbox(inbox)
 
     def _fail(self, exc: BaseException) -> None:
         """The connection is dead; close callbacks get ``exc``."""
@@ -437,7 +466,7 @@ class WebRtcConnection(WireConnection):
             if self._mode is not None:
                 self._configure_lane(lane)
         if self._active:
-            self._start_reader(inbox)
+            self._open_inbox(inbox)
         self._check_ready()
 
     def _adopt_control(self, channel: RTCDataChannel) -> None:
@@ -643,75 +672,137 @@ class WebRtcConnection(WireConnection):
         limit = inbox.limit
 
         def on_message(data: bytes | str) -> None:
+            # Called by aiortc's SCTP reader: nothing may raise out of here.
             self._rx += 1
             if type(data) is str:
                 data = data.encode()
+            if inbox.open and inbox.reader is None and not items:
+                self._deliver_now(inbox, data)  # type: ignore[arg-type]
+                return
             if limit is not None and len(items) >= limit:
                 items.popleft()
                 inbox.dropped += 1
             items.append(data)  # type: ignore[arg-type]
-            waiter = inbox.waiter
-            if waiter is not None:
-                inbox.waiter = None
-                if not waiter.done():
-                    waiter.set_result(None)
+            inbox.wake()
 
         return on_message
 
-    def _start_reader(self, inbox: _Inbox) -> None:
-        if inbox.reader is None:
-            inbox.reader = self._loop.create_task(self._read(inbox))
-
-    async def _read(self, inbox: _Inbox) -> None:
-        handler = self._handler
-        peer = self.peer_id
-        payload_type = inbox.spec.payload_type
-        items = inbox.items
+    def _open_inbox(self, inbox: _Inbox) -> None:
+        """Set up decoding and credit for ``inbox`` and start delivering."""
+        if inbox.open:
+            return
         framed = self._mode == "actr-py" and inbox.channel.protocol == PROTOCOL
-        feed = None
         if framed:
-            feed = Reassembler(
+            inbox.feed = Reassembler(
                 max_message_size=self._config.max_message_size,
                 strict=inbox.spec.reliable,
                 max_pending_messages=16 if inbox.spec.reliable else 8,
             ).feed
-        credit_every = 0
-        if framed and inbox.spec.reliable and self._peer_hello is not None:
-            credit_every = max(1, self._config.receive_window >> 2)
-        while True:
-            if not items:
+            if inbox.spec.reliable and self._peer_hello is not None:
+                inbox.credit_every = max(1, self._config.receive_window >> 2)
+        inbox.open = True
+        if inbox.items:
+            self._start_reader(inbox)
+
+    def _decode(self, inbox: _Inbox, raw: bytes) -> tuple[bytes, ...] | list[bytes] | None:
+        """The frames one DataChannel message carries; None if none (yet)."""
+        feed = inbox.feed
+        if feed is None or not raw or raw[0] >= RAW_LEAD_MIN:
+            return (raw,)
+        if raw[0] == KIND_BATCH:
+            return split_batch(raw)
+        frame = feed(raw)
+        return None if frame is None else (frame,)
+
+    def _consumed(self, inbox: _Inbox, size: int) -> None:
+        inbox.consumed += size
+        if inbox.consumed >= inbox.credit_every:
+            self._send_control(control.Credit(inbox.spec.payload_type, inbox.consumed))
+            inbox.consumed = 0
+
+    def _deliver_now(self, inbox: _Inbox, raw: bytes) -> None:
+        """Hand the frames of ``raw`` to the handler in this call stack.
+
+        If a handler waits, it goes on in a task and the rest of this
+        message's frames, and every later message, queue behind it.
+        """
+        try:
+            frames = self._decode(inbox, raw)
+        except ActrError as exc:
+            self._fail(exc)
+            return
+        if frames is None:
+            return
+        handler = self._handler
+        peer = self.peer_id
+        payload_type = inbox.spec.payload_type
+        for index, frame in enumerate(frames):
+            try:
+                waiting = start_eagerly(handler(peer, payload_type, frame), loop=self._loop)
+            except Exception:
+                logger.exception("frame handler failed on %s from %s", payload_type.name, peer)
+                waiting = None
+            if inbox.credit_every:
+                self._consumed(inbox, len(frame))
+            if waiting is not None:
+                inbox.reader = self._loop.create_task(
+                    self._read(inbox, waiting, list(frames[index + 1 :]))
+                )
+                return
+
+    def _start_reader(self, inbox: _Inbox) -> None:
+        if inbox.reader is None:
+            inbox.reader = self._loop.create_task(self._read(inbox, None, []))
+
+    async def _read(
+        self, inbox: _Inbox, waiting: asyncio.Task[None] | None, rest: list[bytes]
+    ) -> None:
+        """Drain the backlog of ``inbox`` in order, then hand back to the fast path.
+
+        ``waiting`` is a handler that suspended in the fast path; ``rest`` the
+        frames of its message still to deliver.
+        """
+        handler = self._handler
+        peer = self.peer_id
+        payload_type = inbox.spec.payload_type
+        items = inbox.items
+        try:
+            if waiting is not None:
+                try:
+                    await waiting
+                except asyncio.CancelledError:
+                    current = asyncio.current_task()
+                    if current is not None and current.cancelling():
+                        raise  # we are being cancelled (and took the handler with us)
+                    # only the handler was cancelled: carry on with the next frame
+                except Exception:
+                    logger.exception(
+                        "frame handler failed on %s from %s", payload_type.name, peer
+                    )
+            frames: tuple[bytes, ...] | list[bytes] | None = rest
+            while True:
+                for frame in frames or ():
+                    try:
+                        await handler(peer, payload_type, frame)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        logger.exception(
+                            "frame handler failed on %s from %s", payload_type.name, peer
+                        )
+                    if inbox.credit_every:
+                        self._consumed(inbox, len(frame))
+                if not items:
+                    return  # caught up: later messages take the fast path again
                 if self._closed:
                     return
-                inbox.waiter = waiter = self._loop.create_future()
-                await waiter
-                continue
-            raw = items.popleft()
-            if feed is None or not raw or raw[0] >= RAW_LEAD_MIN:
-                frames: tuple[bytes, ...] | list[bytes] = (raw,)
-            else:
                 try:
-                    if raw[0] == KIND_BATCH:
-                        frames = split_batch(raw)
-                    else:
-                        frame = feed(raw)
-                        if frame is None:
-                            continue
-                        frames = (frame,)
+                    frames = self._decode(inbox, items.popleft())
                 except ActrError as exc:
                     self._fail(exc)
                     return
-            for frame in frames:
-                try:
-                    await handler(peer, payload_type, frame)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    logger.exception("frame handler failed on %s from %s", payload_type.name, peer)
-                if credit_every:
-                    inbox.consumed += len(frame)
-                    if inbox.consumed >= credit_every:
-                        self._send_control(control.Credit(payload_type, inbox.consumed))
-                        inbox.consumed = 0
+        finally:
+            inbox.reader = None
 
     # ---- control ------------------------------------------------------------
 

@@ -67,6 +67,7 @@ from aiortc.rtcsctptransport import (
 from google_crc32c import value as _crc32c
 
 from ...errors import ConfigError
+from ..eager import start_eagerly
 
 __all__ = [
     "SACK_DELAY",
@@ -227,6 +228,7 @@ class FastSctpTransport(RTCSctpTransport):
 
     _actr_rescan: bool
     _actr_flush_pending: bool
+    _actr_eager_spent: bool
     _actr_unacked: int
     _actr_sack_at: float
     _actr_sack_timer: asyncio.TimerHandle | None
@@ -236,6 +238,7 @@ class FastSctpTransport(RTCSctpTransport):
     def _actr_setup(self) -> None:
         self._actr_rescan = True  # whatever was queued before the switch is looked at once
         self._actr_flush_pending = False
+        self._actr_eager_spent = False
         self._actr_unacked = 0
         self._actr_sack_at = 0.0
         self._actr_sack_timer = None
@@ -267,9 +270,27 @@ class FastSctpTransport(RTCSctpTransport):
             )
         channel._addBufferedAmount(len(user_data))
         self._data_channel_queue.append((channel, pp_id, user_data))
-        if not self._actr_flush_pending:
-            self._actr_flush_pending = True
-            self._actr_spawn(self._actr_flush_soon())
+        if self._actr_flush_pending:
+            return  # a flush this loop turn takes it along
+        if not self._actr_eager_spent and self._association_state == self.State.ESTABLISHED:
+            # The first send of a loop turn leaves at once, in this call stack:
+            # no task, no loop hop on the latency path. Sends later in the same
+            # turn are bundled by one flush task.
+            self._actr_eager_spent = True
+            self._loop.call_soon(self._actr_eager_reset)
+            try:
+                waiting = start_eagerly(self._data_channel_flush(), loop=self._loop)
+            except ConnectionError:
+                return  # the association is going away; aiortc's own flush fails quietly too
+            if waiting is not None:  # cannot wait today; kept for a future aiortc
+                self._actr_tasks.add(waiting)
+                waiting.add_done_callback(self._actr_tasks.discard)
+            return
+        self._actr_flush_pending = True
+        self._actr_spawn(self._actr_flush_soon())
+
+    def _actr_eager_reset(self) -> None:
+        self._actr_eager_spent = False
 
     async def _actr_flush_soon(self) -> None:
         self._actr_flush_pending = False

@@ -172,6 +172,45 @@ async def test_slow_consumer_holds_the_sender_back(hub: RelayHub) -> None:
         await receiver.close()
 
 
+async def test_waiting_handler_holds_back_the_rest_of_its_batch_and_later_messages(
+    hub: RelayHub,
+) -> None:
+    sender, receiver = Node(ALICE, hub), Node(BOB, hub)
+    release = asyncio.Event()
+    handled: list[int] = []
+
+    async def handler(peer: ActorId, pt: PayloadType, data: bytes) -> None:
+        n = struct.unpack("!I", data[1:5])[0]
+        if n == 5:
+            await release.wait()  # back pressure in the middle of a batch
+        if n == 7:
+            raise RuntimeError("a failing handler does not stop the lane")
+        handled.append(n)
+
+    receiver.coordinator._frame_handler = handler
+    try:
+        conn = await sender.coordinator.connect(BOB)
+        await wait_until(lambda: receiver.announced)
+        frames = [b"\x0a" + struct.pack("!I", i) for i in range(20)]
+        for frame in frames[:10]:  # one loop turn: the first alone, the rest one batch
+            await conn.send(PayloadType.RPC_RELIABLE, frame)
+        await wait_until(lambda: handled == [0, 1, 2, 3, 4])
+        for frame in frames[10:]:  # later messages queue behind the waiting handler
+            await conn.send(PayloadType.RPC_RELIABLE, frame)
+        await asyncio.sleep(0.2)
+        assert handled == [0, 1, 2, 3, 4]
+        release.set()
+        await wait_until(lambda: len(handled) == 19)
+        assert handled == [n for n in range(20) if n != 7]
+        # Caught up: the next frame takes the fast path again, in order.
+        await conn.send(PayloadType.RPC_RELIABLE, b"\x0a" + struct.pack("!I", 20))
+        await wait_until(lambda: handled[-1] == 20)
+    finally:
+        release.set()
+        await sender.close()
+        await receiver.close()
+
+
 async def test_graceful_close_reaches_the_peer(alice: Node, bob: Node) -> None:
     conn = await alice.coordinator.connect(BOB)
     await wait_until(lambda: bob.announced)  # the answerer may be ready a turn later
