@@ -57,12 +57,23 @@ export function decodeError(fields) {
   return fields === undefined ? undefined : { code: fields.uint(1), message: fields.string(2) };
 }
 
+function errorText(fields) {
+  const error = decodeError(fields);
+  return error === undefined ? "no error given" : `${error.code} ${error.message}`;
+}
+
 // ---- signaling envelope ---------------------------------------------------------
 
 // signaling.SignalingEnvelope: 1 envelope_version, 2 envelope_id, 3 reply_for,
 // 4 timestamp, oneof flow {10 peer_to_server, 11 actr_to_server,
 // 12 server_to_actr, 13 actr_relay, 14 envelope_error}
-export const Flow = { PEER_TO_SERVER: 10, ACTR_TO_SERVER: 11, SERVER_TO_ACTR: 12, ACTR_RELAY: 13, ENVELOPE_ERROR: 14 };
+export const Flow = {
+  PEER_TO_SERVER: 10,
+  ACTR_TO_SERVER: 11,
+  SERVER_TO_ACTR: 12,
+  ACTR_RELAY: 13,
+  ENVELOPE_ERROR: 14,
+};
 
 export function envelope(envelopeId, flowField, flow) {
   return new Writer()
@@ -128,7 +139,7 @@ export function decodeRegisterResponse(serverToActr) {
   const response = serverToActr.message(2);
   if (response === undefined) throw new Error(`no RegisterResponse: ${describeError(serverToActr)}`);
   const ok = response.message(1);
-  if (ok === undefined) throw new Error(`register refused: ${JSON.stringify(decodeError(response.message(2)))}`);
+  if (ok === undefined) throw new Error(`register refused: ${errorText(response.message(2))}`);
   return {
     id: decodeActrId(ok.message(1)),
     // Kept as encoded bytes: the page only ever echoes them back.
@@ -144,7 +155,7 @@ export function decodeRouteCandidates(serverToActr) {
   const response = serverToActr.message(11);
   if (response === undefined) throw new Error(`no RouteCandidatesResponse: ${describeError(serverToActr)}`);
   const ok = response.message(1);
-  if (ok === undefined) throw new Error(`route candidates refused: ${JSON.stringify(decodeError(response.message(2)))}`);
+  if (ok === undefined) throw new Error(`route candidates refused: ${errorText(response.message(2))}`);
   const raw = ok.values.get(1) ?? [];
   return raw.map((bytes) => ({ ...decodeActrId(parse(bytes)), bytes }));
 }
@@ -159,7 +170,12 @@ function describeError(serverToActr) {
 // signaling.ActrRelay: 1 ActrId source, 2 AIdCredential credential, 3 ActrId target,
 // oneof {10 webrtc.IceCandidate, 11 webrtc.SessionDescription,
 //        12 actr.RoleNegotiation, 13 actr.RoleAssignment}
-export const Relay = { ICE_CANDIDATE: 10, SESSION_DESCRIPTION: 11, ROLE_NEGOTIATION: 12, ROLE_ASSIGNMENT: 13 };
+export const Relay = {
+  ICE_CANDIDATE: 10,
+  SESSION_DESCRIPTION: 11,
+  ROLE_NEGOTIATION: 12,
+  ROLE_ASSIGNMENT: 13,
+};
 
 export function relay(self, target, payloadField, payload) {
   return new Writer()

@@ -8,8 +8,8 @@
 //
 // Loopback only: every ICE candidate is filtered to UDP host candidates on
 // 127.0.0.1, both ours before they are relayed (and in the SDP we send) and
-// the peer's before they are applied (trickled or in its SDP). Nothing else is ever offered to, or
-// accepted from, the other side.
+// the peer's before they are applied (trickled or in its SDP). Nothing else
+// is ever offered to, or accepted from, the other side.
 
 import * as msg from "./messages.js";
 
