@@ -10,10 +10,13 @@ of the connection's :class:`~.protocol.LaneProtocol`:
   (a response resolving a future, a request put in a mailbox) completes
   inside the callback, with no task and no loop hop. A handler that waits
   (a full stream queue, a durable commit) continues in a task; until it is
-  done the remaining frames of its message are held, the protocol stops
-  parsing and pauses reading, so TCP windows close and the peer's writer
-  stalls. Frames of a connection are always delivered in order, one at a
-  time. During the eager part the handler runs without a current task.
+  done the protocol parses nothing more and pauses reading, so TCP windows
+  close and the peer's writer stalls. The frames of a coalesced message are
+  awaited one after the other inside a single coroutine (driving each
+  handler's coroutine separately would cost a StopIteration per frame), so a
+  wait holds the rest of the message too. Frames of a connection are always
+  delivered in order, one at a time. During the eager part the handler runs
+  without a current task.
 * **sending** - ``send`` writes the frame straight to the transport when the
   lane is idle: the first frame of a loop turn goes out at once (a request
   never waits for a writer). Frames sent after it in the same turn are packed
@@ -41,7 +44,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from collections import deque
 from collections.abc import Awaitable, Callable
 
 from ...errors import ActrError, LocalError, PayloadTooLarge, Unavailable
@@ -139,16 +141,17 @@ class WebSocketConnection(WireConnection):
         # (and no flush or tick since) we are probably in the same loop turn.
         self._hot_mark = -1
         self._flush_handle: asyncio.Handle | None = None
+        # Bytes the batch being filled may take (see _offer).
+        self._budget = 0
         self._room = asyncio.Event()
         self._room.set()
         self._closing = False
         self._started = False
         self._close_error: Unavailable | None = None
         self._done: asyncio.Future[None] = self._loop.create_future()
-        # Delivery: the handler task we wait for, and frames held behind it.
+        # Delivery: the handler task we wait for (nothing is parsed meanwhile).
         self._blocked: asyncio.Task[None] | None = None
-        self._blocked_type = PayloadType.RPC_RELIABLE
-        self._held: deque[tuple[PayloadType, bytes]] = deque()
+        self._blocked_type: PayloadType | None = None
         # Liveness bookkeeping.
         self._monitor: asyncio.TimerHandle | None = None
         self._tx_bytes = 0
@@ -236,7 +239,6 @@ class WebSocketConnection(WireConnection):
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
-        self._held.clear()
         blocked = self._blocked
         if blocked is not None and blocked is not asyncio.current_task():
             blocked.cancel()
@@ -287,6 +289,18 @@ class WebSocketConnection(WireConnection):
         Raises :class:`Unavailable` once the lane is closing or closed and
         :class:`PayloadTooLarge` for a frame over ``max_frame_size``.
         """
+        batcher = self._batcher
+        pending = batcher.pending_bytes
+        if (
+            pending
+            and not self._closing
+            and payload_type.__class__ is PayloadType
+            and len(data) <= self._max_frame
+            and pending + MAX_HEADER_SIZE * (batcher.messages + 1) <= self._budget
+        ):
+            # Mid-batch with room (a burst of stream chunks): what _offer would do.
+            batcher.push(payload_type, data)
+            return
         if not self._offer(payload_type, data):
             await self._offer_when_room(payload_type, data)
 
@@ -327,14 +341,12 @@ class WebSocketConnection(WireConnection):
                 self._emit(payload_type, data)
                 return True
             # Not paused: the transport holds at most max_pending_bytes minus
-            # one header, so this frame fits the bound. It starts a batch.
+            # one header, so this frame fits the bound. It starts a batch,
+            # whose budget is fixed now: until the flush only control frames
+            # (a pong, a ping) can add to the transport's buffer.
+            self._budget = self._high_water - self._transport.get_write_buffer_size()
             self._flush_handle = self._loop.call_soon(self._flush)
-        elif (
-            pending
-            + MAX_HEADER_SIZE * (batcher.messages + 1)
-            + self._transport.get_write_buffer_size()
-            > self._high_water
-        ):
+        elif pending + MAX_HEADER_SIZE * (batcher.messages + 1) > self._budget:
             return False
         batcher.push(payload_type, data)
         return True
@@ -416,17 +428,20 @@ class WebSocketConnection(WireConnection):
 
     # ---- receiving ---------------------------------------------------------
 
-    def _on_message(self, message: bytes) -> bool:
+    def _on_message(self, message: bytes | memoryview) -> bool:
         """The protocol's sink: deliver the frames of one message; True if blocked."""
         n = len(message)
         if n >= HEADER_SIZE:
             kind, length = _unpack_actr(message, 0)
             if length + HEADER_SIZE == n and kind < _N_TYPES and length <= self._max_frame:
-                # One frame, the common case: no list.
+                # One frame, the common case: the handler's own coroutine.
                 payload_type = _TYPES[kind]
+                payload = message[HEADER_SIZE:]
+                if payload.__class__ is not bytes:
+                    payload = bytes(payload)  # a view: the one copy
                 try:
                     task = start_eagerly(
-                        self._on_frame(self.peer_id, payload_type, message[HEADER_SIZE:]),
+                        self._on_frame(self.peer_id, payload_type, payload),
                         loop=self._loop,
                     )
                 except Exception:
@@ -439,29 +454,25 @@ class WebSocketConnection(WireConnection):
             text = f"lane to {self.peer_id} broke the protocol: {exc.message}"
             self._finish(_chain(Unavailable(text), exc), close_code_for(exc), exc.message)
             return False
-        return self._run_frames(deque(frames))
+        # Several frames: one coroutine awaits the handler on each in turn.
+        # (Driving each handler's coroutine separately would cost a
+        # StopIteration per frame; awaiting inside one coroutine does not.)
+        task = start_eagerly(self._deliver_all(frames), loop=self._loop)
+        return task is not None and self._wait_for(task, None)
 
-    def _run_frames(self, frames: deque[tuple[PayloadType, bytes]]) -> bool:
-        """Deliver ``frames`` in order; True if a handler must be waited for."""
+    async def _deliver_all(self, frames: list[tuple[PayloadType, bytes]]) -> None:
         on_frame = self._on_frame
         peer = self.peer_id
-        loop = self._loop
-        while frames:
-            payload_type, payload = frames.popleft()
+        for payload_type, payload in frames:
             try:
-                task = start_eagerly(on_frame(peer, payload_type, payload), loop=loop)
+                await on_frame(peer, payload_type, payload)
             except Exception:
                 self._handler_failed(payload_type)
-                continue
-            if task is not None and self._wait_for(task, payload_type):
-                self._held = frames
-                return True
             if self._close_error is not None:
-                return False
-        return False
+                return
 
-    def _wait_for(self, task: asyncio.Task[None], payload_type: PayloadType) -> bool:
-        """A handler suspended: hold everything behind it until it is done."""
+    def _wait_for(self, task: asyncio.Task[None], payload_type: PayloadType | None) -> bool:
+        """A handler suspended: nothing more is parsed until its task is done."""
         if self._close_error is not None:
             return False  # (a handler that closed its own lane finishes on its own)
         self._blocked = task
@@ -470,29 +481,26 @@ class WebSocketConnection(WireConnection):
         return True
 
     def _handler_failed(
-        self, payload_type: PayloadType, exc: BaseException | None = None
+        self, payload_type: PayloadType | None, exc: BaseException | None = None
     ) -> None:
+        kind = payload_type.name if payload_type is not None else "(batched)"
         log.error(
             "frame handler failed on a %s frame from %s; frame dropped",
-            payload_type.name,
+            kind,
             self.peer_id,
             exc_info=exc if exc is not None else True,
         )
 
     def _unblocked(self, task: asyncio.Task[None]) -> None:
-        """The handler we waited for is done: deliver what was held, read on."""
+        """The handler we waited for is done: read on."""
         if self._blocked is task:
             self._blocked = None
         if not task.cancelled():
             exc = task.exception()
             if exc is not None:
                 self._handler_failed(self._blocked_type, exc)
-        if self._close_error is not None:
-            return
-        held, self._held = self._held, deque()
-        if held and self._run_frames(held):
-            return
-        self._proto.resume()
+        if self._close_error is None:
+            self._proto.resume()
 
     # ---- liveness ----------------------------------------------------------
 

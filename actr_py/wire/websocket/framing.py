@@ -38,14 +38,19 @@ def encode_frame(payload_type: PayloadType, data: bytes) -> bytes:
     return _pack(payload_type, len(data)) + data
 
 
-def decode_frames(message: bytes, max_frame_size: int) -> list[tuple[PayloadType, bytes]]:
+def decode_frames(
+    message: bytes | bytearray | memoryview, max_frame_size: int
+) -> list[tuple[PayloadType, bytes]]:
     """Split one WebSocket message into its frames, validating all of them first.
 
     The whole message is checked before anything is returned, so a malformed
-    message delivers nothing. Raises :class:`ProtocolError` (400) for an empty
-    message, an unknown payload type or a truncated frame, and
+    message delivers nothing. Payloads are always ``bytes``, copied once
+    whatever buffer the message is. Raises :class:`ProtocolError` (400) for an
+    empty message, an unknown payload type or a truncated frame, and
     :class:`PayloadTooLarge` (413) for a length above ``max_frame_size``.
     """
+    if message.__class__ is not bytes:
+        message = memoryview(message)  # slices below are views, copied once by bytes()
     total = len(message)
     if total < HEADER_SIZE:
         if total == 0:
@@ -55,7 +60,7 @@ def decode_frames(message: bytes, max_frame_size: int) -> list[tuple[PayloadType
     end = HEADER_SIZE + length
     # Fast path: the message is exactly one well-formed frame.
     if end == total and kind < _N_TYPES and length <= max_frame_size:
-        return [(_TYPES[kind], message[HEADER_SIZE:])]
+        return [(_TYPES[kind], bytes(message[HEADER_SIZE:]))]
     frames: list[tuple[PayloadType, bytes]] = []
     offset = 0
     while offset < total:
@@ -79,7 +84,7 @@ def decode_frames(message: bytes, max_frame_size: int) -> list[tuple[PayloadType
                 f"truncated frame at offset {offset}: declares {length} bytes, "
                 f"{total - start} present"
             )
-        frames.append((_TYPES[kind], message[start:end]))
+        frames.append((_TYPES[kind], bytes(message[start:end])))
         offset = end
     return frames
 

@@ -70,7 +70,9 @@ __all__ = ["EndHook", "LaneProtocol", "MessageSink"]
 log = logging.getLogger(__name__)
 
 #: Takes one complete binary message; returns True to stop parsing for now.
-MessageSink = Callable[[bytes], bool]
+#: The message is ``bytes`` or a ``memoryview`` (of a buffer never changed
+#: afterwards); a sink copies out what it keeps.
+MessageSink = Callable[[bytes | memoryview], bool]
 #: Told once that the WebSocket ended: (close code, reason, error or None).
 #: The code is the peer's close code, 1006 for a dropped connection, or ours
 #: when we failed it; ``error`` is set unless the peer closed properly.
@@ -84,7 +86,7 @@ _TEXT_CLOSE = close_code_for(ProtocolError())
 _MAX_REASON = MAX_CONTROL_PAYLOAD - 2
 
 
-def _discard(_message: bytes) -> bool:
+def _discard(_message: bytes | memoryview) -> bool:
     return False
 
 
@@ -172,8 +174,11 @@ class LaneProtocol(asyncio.Protocol):
             buf += data
             if len(buf) < self._need:
                 return
-            data = bytes(buf)
-            buf.clear()
+            # Parse the buffer itself, detached (no copy; it is never resized
+            # again, so views of it stay valid).
+            self._buf = bytearray()
+            self._process(buf)
+            return
         self._process(data)
 
     def eof_received(self) -> bool | None:
@@ -262,11 +267,13 @@ class LaneProtocol(asyncio.Protocol):
 
     # ---- receiving frames ------------------------------------------------------------
 
-    def _process(self, data: bytes) -> None:
+    def _process(self, data: bytes | bytearray) -> None:
         """Parse complete frames from ``data``; keep the rest for later.
 
         The hot loop of the lane: a binary, unfragmented message goes to the
-        sink straight from here.
+        sink straight from here. ``data`` is the bytes a read returned, or a
+        buffer that collected several reads; payloads are handed on as
+        ``bytes`` in the first case and as views (no copy) in the second.
         """
         n = len(data)
         pos = 0
@@ -303,10 +310,12 @@ class LaneProtocol(asyncio.Protocol):
                 break
             if expect_mask:
                 unmasked = bytearray(memoryview(data)[start:end])
-                mask_inplace(data[start - 4 : start], unmasked)
-                payload = bytes(unmasked)
-            else:
+                mask_inplace(bytes(data[start - 4 : start]), unmasked)
+                payload = memoryview(unmasked)
+            elif data.__class__ is bytes:
                 payload = data[start:end]
+            else:
+                payload = memoryview(data)[start:end]
             pos = end
             if b0 == 0x82 and self._frag is None:
                 if self._sink(payload):
@@ -339,8 +348,8 @@ class LaneProtocol(asyncio.Protocol):
         self._suspended = False
         if self._state is _CLOSED:
             return
-        data = bytes(self._buf)
-        self._buf.clear()
+        data = self._buf
+        self._buf = bytearray()
         self._need = 0
         self._process(data)
         transport = self.transport
@@ -362,11 +371,12 @@ class LaneProtocol(asyncio.Protocol):
             f"a {length}-byte message exceeds the {self._limit}-byte limit", CLOSE_MESSAGE_TOO_BIG
         )
 
-    def _frame(self, b0: int, payload: bytes) -> bool:
+    def _frame(self, b0: int, payload: bytes | memoryview) -> bool:
         """Every frame but an unfragmented binary one; True to stop parsing."""
         opcode = b0 & 0x0F
         fin = b0 & 0x80
         if opcode in _CONTROL_OPCODES:
+            payload = bytes(payload)
             if not fin or len(payload) > MAX_CONTROL_PAYLOAD:
                 self._violation(WebSocketViolation("fragmented or oversized control frame"))
                 return False
@@ -436,8 +446,8 @@ class LaneProtocol(asyncio.Protocol):
 
     # ---- the sink before a connection attaches: the handshake's inbox ------------------------
 
-    def _to_inbox(self, message: bytes) -> bool:
-        self._inbox.append(message)
+    def _to_inbox(self, message: bytes | memoryview) -> bool:
+        self._inbox.append(bytes(message))
         self._wake_inbox()
         return True  # parse nothing more until someone asks or attaches
 
