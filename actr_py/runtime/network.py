@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Forbidden, NotFound, StateError, Unauthorized
 from ..ids import ActorId, ActrTypeName
-from ..proto import actr_pb2, package_pb2, signaling_pb2
+from ..proto import actr_pb2, package_pb2, signaling_pb2, webrtc_pb2
 from ..transport.webrtc_manager import WebRtcTransportManager
 from ..transport.websocket_manager import WebSocketTransportManager
 from ..wire.base import WireConnection
 from ..wire.signaling import SignalingClient
 from ..wire.webrtc import OutboundRelay, WebRtcConfig, WebRtcCoordinator
+from ..wire.webrtc.candidate_filter import filter_description, keep_candidate
 from ..wire.websocket import WebSocketListener, WebSocketPool
 
 if TYPE_CHECKING:
@@ -76,13 +77,10 @@ class NodeNetwork:
             await self.listener.start()
             self.client.ws_address = self.listener.address
         try:
-            await self.client.start()
-            if cfg_webrtc := self.node.config.webrtc:
-                self._start_webrtc()
+            await self.client.start()  # calls _on_registered, which starts WebRTC
         except BaseException:
             await self.close()
             raise
-        assert cfg_webrtc == (self.webrtc is not None)
         log.info(
             "registered as %s via %s%s", self.client.actor_id, self.node.config.signaling_url,
             f", lanes at {self.listener.address}" if self.listener else "",
@@ -161,6 +159,10 @@ class NodeNetwork:
         await self._hook("on_signaling_disconnected", exc)
 
     def _on_registered(self, actor_id: ActorId) -> None:
+        # Relays may follow at once (a peer that found us right away): the
+        # coordinator must exist before the client hands on the first one.
+        if self.node.config.webrtc and self.webrtc is None:
+            self._start_webrtc()
         self.node._adopt_identity(actor_id)
 
     async def _on_relay(self, relay: signaling_pb2.ActrRelay) -> None:
@@ -168,9 +170,16 @@ class NodeNetwork:
         if self.webrtc is None or kind is None:
             log.debug("ignored a %s relay: WebRTC is off on this node", kind)
             return
+        payload = getattr(relay, kind)
+        allowed = self.node.config.webrtc_ice_addresses
+        if isinstance(payload, webrtc_pb2.IceCandidate) and not keep_candidate(payload, allowed):
+            log.debug("dropped a candidate outside %s: %s", allowed, payload.candidate)
+            return
+        if isinstance(payload, webrtc_pb2.SessionDescription):
+            payload = filter_description(payload, allowed)
         try:
             source = ActorId.from_proto(relay.source)
-            await self.webrtc.coordinator.handle_relay(source, getattr(relay, kind))
+            await self.webrtc.coordinator.handle_relay(source, payload)
         except Exception as exc:  # one bad relay must not stop the others
             log.warning("relay %s from %s refused: %s", kind, relay.source.serial_number, exc)
 

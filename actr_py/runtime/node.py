@@ -133,10 +133,12 @@ class ActrNode:
         hub = self.system.hub
         self.network: NodeNetwork | None = None
         serial = None
+        self._factory = envcodec.EnvelopeFactory()
         if cfg.signaling_url is not None:
             # The signaling server issues the id; in-process peers reach us by it too.
             self.network = NodeNetwork(self)
             issued = await self.network.start()
+            self._actor_id = issued
             serial = issued.serial
         self._actor_id = hub.register(
             cfg.actr_type, cfg.realm, self.gate.deliver, self.gate.deliver_envelope, serial
@@ -150,7 +152,6 @@ class ActrNode:
                 self.out_gate.add_manager(self.network.webrtc)
         for manager in self.out_gate.managers.values():
             manager.on_peer_lost(self._peer_lost)
-        self._factory = envcodec.EnvelopeFactory()
         try:
             await self.workload.on_start(Context(self))
         except BaseException:
@@ -356,6 +357,9 @@ class ActrNode:
         payload_type: PayloadType,
         reply: package_pb2.RpcEnvelope | bytes,
     ) -> None:
+        if not hasattr(self, "out_gate"):  # a refusal while still registering
+            log.info("reply to %s dropped: the node is still starting", peer)
+            return
         try:
             if isinstance(reply, bytes):
                 await self.out_gate.send(peer, payload_type, reply)

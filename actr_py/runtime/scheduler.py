@@ -63,14 +63,15 @@ class Scheduler:
         self._chains: dict[str, int] = {}
         self._running: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
-        self._accepting = False
+        # Messages are accepted into the mailbox from the start (a peer may call
+        # while the node is still registering); the pump runs them after on_start.
+        self._accepting = True
         self._durable = mailbox.durable
         self._orphans: list[InboundMessage] = []
 
     # ---- intake ------------------------------------------------------------
 
     def start(self) -> None:
-        self._accepting = True
         self._loop_task = asyncio.get_running_loop().create_task(
             self._pump(), name=f"actr-scheduler-{self.node.actor_id}"
         )
