@@ -80,7 +80,7 @@ async def _window(relay: Child, subscribers: Child, seconds: float) -> tuple[flo
     return (cpu1 - cpu0) / (wall1 - wall0), frames
 
 
-async def _run_mode(url: str, mode: str, window: float) -> dict[str, Any]:
+async def _run_mode(url: str, mode: str, window: float, settle: float = 2.0) -> dict[str, Any]:
     module = "benchmarks.bench_media"
     async with (
         spawn(module, "--role", "relay", "--signaling", url, "--mode", mode) as relay,
@@ -88,11 +88,11 @@ async def _run_mode(url: str, mode: str, window: float) -> dict[str, Any]:
         spawn(module, "--role", "subscribers", "--signaling", url,
               "--count", str(SUBSCRIBERS)) as subscribers,
     ):
-        await asyncio.sleep(2.0)  # the publisher's encoder and rate control settle
+        await asyncio.sleep(settle)  # the publisher's encoder and rate control settle
         windows = [await _window(relay, subscribers, window)]
         for count in (1, SUBSCRIBERS):
             await subscribers.request(cmd="subscribe", count=count)
-            await asyncio.sleep(2.0)  # subscriber connections, first keyframes
+            await asyncio.sleep(settle)  # subscriber connections, first keyframes
             sent0 = (await publisher.request(cmd="sent"))["sent"]
             windows.append(await _window(relay, subscribers, window))
             sent1 = (await publisher.request(cmd="sent"))["sent"]
@@ -114,10 +114,11 @@ async def _run_mode(url: str, mode: str, window: float) -> dict[str, Any]:
 
 @benchmark("media.relay")
 async def bench_relay(ctx: BenchContext) -> list[Record]:
-    window = 4.0 if ctx.quick else 8.0
-    url = await ctx.shared("media-signaling", signaling)
-    forward = await _run_mode(url, "forward", window)
-    transcode = await _run_mode(url, "transcode", window)
+    # --quick must keep the whole suite under two minutes on both loops.
+    window, settle = (1.5, 1.0) if ctx.quick else (8.0, 2.0)
+    url = await ctx.shared("signaling", signaling)
+    forward = await _run_mode(url, "forward", window, settle)
+    transcode = await _run_mode(url, "transcode", window, settle)
     setup = (
         f"{WIDTH}x{HEIGHT} VP8 at {FPS:.0f} fps, {SUBSCRIBERS} subscribers decoding; "
         f"{window:.0f} s windows"

@@ -157,7 +157,7 @@ async def _close_all(sockets: list[aiohttp.ClientWebSocketResponse]) -> None:
 @benchmark("signaling.registrations")
 async def bench_registrations(ctx: BenchContext) -> list[Record]:
     data = _register_envelope(WORKER, CALLER)
-    rounds = ctx.n(3, 2)
+    rounds = ctx.n(3, 1)
     ours: list[float] = []
     base: list[float] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:

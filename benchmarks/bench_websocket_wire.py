@@ -244,7 +244,7 @@ async def websocket_wire(ctx: BenchContext) -> list[Record]:
 
 async def _rtt(ctx: BenchContext, ours: _Ours, bare: _Bare) -> Record:
     payload = b"x" * 16
-    rounds, per_round = ctx.n(20, 6), ctx.n(2000, 500)
+    rounds, per_round = ctx.n(20, 4), ctx.n(2000, 400)
     mine: list[float] = []
     base: list[float] = []
     gc.collect()
@@ -266,8 +266,8 @@ async def _rtt(ctx: BenchContext, ours: _Ours, bare: _Bare) -> Record:
 
 async def _oneway(ctx: BenchContext, ours: _Ours, bare: _Bare, size: int, label: str) -> Record:
     payload = b"y" * size
-    n = ctx.n(100_000, 40_000)
-    rounds = ctx.n(5, 3)  # best of: a shared machine only ever slows a round down
+    n = ctx.n(100_000, 15_000)
+    rounds = ctx.n(5, 2)  # best of: a shared machine only ever slows a round down
     mine: list[float] = []
     base: list[float] = []
     await ours.oneway(n // 10, payload)  # warm-up
