@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpTransceiver
 
-from ..errors import ActrError, StateError, Unavailable
+from ..errors import ActrError, ConfigError, StateError, Unavailable
 from ..ids import ActorId
 from ..wire.base import WireConnection
 from ..wire.webrtc import WebRtcConnection, WebRtcCoordinator
@@ -107,6 +107,7 @@ class MediaManager:
         self._in: dict[tuple[ActorId, str], InboundTrack] = {}
         self._by_conn: dict[WebRtcConnection, list[InboundTrack]] = {}
         self._checked = False
+        self._seam_warned = False
         self._closed = False
         registry.on_register = self._on_register
         registry.on_drop = lambda sender, track_id: self.request_keyframe(sender, track_id)
@@ -216,7 +217,13 @@ class MediaManager:
         """Watch a new WebRTC connection for the tracks its peer sends."""
         if self._closed or not isinstance(conn, WebRtcConnection):
             return
-        self._check_seam()
+        try:
+            self._check_seam()
+        except ConfigError as exc:  # DataChannels still work; media cannot
+            if not self._seam_warned:
+                self._seam_warned = True
+                log.warning("media disabled on this node: %s", exc.message)
+            return
         pc = conn.peer_connection
         self._by_conn[conn] = []
         pc.on("track", lambda track: self._on_track(conn, track))
