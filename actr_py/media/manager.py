@@ -228,6 +228,11 @@ class MediaManager:
         self._by_conn[conn] = []
         pc.on("track", lambda track: self._on_track(conn, track))
         conn.add_close_callback(self._on_closed)
+        # A peer other than actr_py (a browser) may send media in its first
+        # offer, whose track events fired before the connection was announced.
+        for transceiver in pc.getTransceivers():
+            if transceiver.receiver.track is not None:
+                self._on_track(conn, transceiver.receiver.track)
 
     def request_keyframe(self, peer: ActorId, track_id: str) -> bool:
         """Ask ``peer`` for a keyframe on the track it sends us as ``track_id``."""

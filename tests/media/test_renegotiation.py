@@ -18,11 +18,14 @@ from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
 from actr_py.errors import Unavailable
+from actr_py.media import MediaFrameRegistry, MediaKind, MediaManager
 from actr_py.proto import webrtc_pb2
 from actr_py.wire.webrtc import WebRtcConnection
 from actr_py.wire.webrtc.media_floor import FLOOR_LABEL
 from actr_py.wire.webrtc.media_sdp import negotiated_codecs
 from tests.wire.webrtc._support import ALICE, BOB, Node, PlainPeer, RelayHub, wait_until
+
+from ._support import Collector
 
 pytestmark = pytest.mark.slow
 
@@ -205,3 +208,27 @@ async def test_renegotiation_needs_a_live_connection(hub: RelayHub) -> None:
 
 def _fields(config: Any) -> dict[str, Any]:
     return {name: getattr(config, name) for name in config.__dataclass_fields__}
+
+
+async def test_media_in_a_plain_peers_first_offer_is_received(hub: RelayHub) -> None:
+    """A browser may offer its camera with the connection itself: not lost."""
+    plain, bob = PlainPeer(ALICE, hub), Node(BOB, hub)
+    registry = MediaFrameRegistry()
+    got = Collector()
+    registry.register("browser-cam", got)
+    manager = MediaManager(registry, lambda: bob.coordinator)
+    try:
+        plain.pc.addTransceiver(Counter("browser-cam"), direction="sendonly")
+        await plain.offer(BOB)  # aiortc's own payload types: VP8 is not on 96 here
+        await wait_until(lambda: bob.announced)
+        manager.attach(bob.announced[0])
+        samples = await got.wait(5)
+        assert {(s.track_id, s.kind, s.codec) for s in samples} == {
+            ("browser-cam", MediaKind.VIDEO, "VP8")
+        }
+        assert set(got.senders) == {ALICE}
+    finally:
+        await manager.close()
+        await registry.close()
+        await bob.close()
+        await plain.close()
