@@ -11,6 +11,7 @@ from __future__ import annotations
 import array
 import asyncio
 import itertools
+import re
 
 import av
 import pytest
@@ -39,11 +40,27 @@ from ._support import Collector, H, W, check_pictures, patterns, streaming
 
 pytestmark = pytest.mark.slow
 
-async def test_video_track_arrives_with_its_id_kind_codec_time_and_content(node) -> None:
+async def relayed(server) -> dict[str, int]:
+    """The signaling server's count of relays delivered, by payload kind."""
+    text = await asyncio.to_thread(server.metrics_text)
+    return {
+        m[1]: int(float(m[2]))
+        for m in re.finditer(r'relays_total\{kind="(\w+)"\} (\S+)', text)
+    }
+
+
+async def test_video_track_arrives_with_its_id_kind_codec_time_and_content(node, server) -> None:
     pub, sub = await node("acme+pub"), await node("acme+sub")
     got = Collector()
     sub.context.register_media_track("cam-1", got)
+    await pub.node.network.webrtc.coordinator.connect(sub.actor_id)  # DataChannels first
+    before = await relayed(server)
     await pub.context.add_media_track(sub.actor_id, "cam-1", "video", "VP8")
+    after = await relayed(server)
+    # The track came by renegotiation through the server: one offer, one answer,
+    # and no ICE candidate (it rides the transport the DataChannels use).
+    assert after["session_description"] - before["session_description"] == 2
+    assert after.get("ice_candidate", 0) == before.get("ice_candidate", 0)
     async with streaming(pub.context, sub.actor_id, "cam-1", patterns(), 30):
         samples = (await got.wait(30))[:30]
     first = samples[0]
