@@ -114,6 +114,10 @@ async def test_audio_track_is_opus_and_keeps_its_tone(node) -> None:
         pcm.extend(pcm_samples(sample.frame))
     assert max(abs(v) for v in pcm) > 2000  # not silence
     assert dominant_frequency(pcm, 48000) == pytest.approx(440.0, rel=0.03)
+    conn = sub.node.network.webrtc.coordinator.connection(pub.actor_id)
+    (transceiver,) = conn.peer_connection.getTransceivers()
+    codecs = negotiated_codecs(conn.peer_connection.remoteDescription.sdp, transceiver.mid)
+    assert list(codecs) == [111] and codecs[111].name == "OPUS"
 
 
 async def test_encoded_and_both_modes_give_the_bitstream(node) -> None:
