@@ -58,7 +58,7 @@ from ...ids import ActorId
 from ...payload_type import PayloadType
 from ..base import FrameHandler, WireConnection
 from ..eager import start_eagerly
-from . import control, sctp_fast
+from . import control, sctp_fast, udp_reads
 from .config import WebRtcConfig
 from .framing import (
     BATCH_ITEM_OVERHEAD,
@@ -379,6 +379,7 @@ class WebRtcConnection(WireConnection):
 
     def _on_transport_up(self) -> None:
         """ICE+DTLS connected: start waiting for the peer's HELLO (answerer)."""
+        udp_reads.apply(self._pc)
         if not self.offerer:
             self._start_hello_timer()
 
