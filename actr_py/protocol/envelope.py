@@ -154,18 +154,20 @@ def decode_envelope(data: bytes) -> package_pb2.RpcEnvelope:
     if not env.IsInitialized():
         missing = ", ".join(env.FindInitializationErrors())
         raise ProtocolError(f"undecodable RpcEnvelope: missing required fields {missing}")
-    check_envelope(env)
-    return env
-
-
-def check_envelope(env: package_pb2.RpcEnvelope) -> None:
-    """The rules a parsed envelope must follow before anyone acts on it."""
-    # upb hands back proto2 strings holding invalid UTF-8 as bytes.
+    # upb hands back proto2 strings holding invalid UTF-8 as bytes. Envelopes built
+    # in this process cannot hold such strings (the setters refuse them), so only
+    # parsed ones are checked.
     if type(env.route_key) is not str or type(env.request_id) is not str:
         raise ProtocolError("RpcEnvelope route_key or request_id is not valid UTF-8")
     for entry in env.metadata:
         if type(entry.key) is not str or type(entry.value) is not str:
             raise ProtocolError("RpcEnvelope metadata is not valid UTF-8")
+    check_envelope(env)
+    return env
+
+
+def check_envelope(env: package_pb2.RpcEnvelope) -> None:
+    """The rules an envelope must follow before anyone acts on it."""
     direction = env.direction
     if direction == package_pb2.DIRECTION_UNSPECIFIED:
         raise ProtocolError(
