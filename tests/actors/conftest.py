@@ -15,19 +15,7 @@ from actr_py.actors import Actor, ActorHost
 from actr_py.actors.codec import unpack
 from actr_py.actors.keys import encode_key
 from actr_py.wire.inproc import InprocHub
-
-
-class FakeClock:
-    """A clock the tests move by hand (idle time, schedule time)."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture

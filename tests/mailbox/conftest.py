@@ -6,18 +6,7 @@ from pathlib import Path
 
 import pytest
 
-
-class FakeClock:
-    """Wall-clock stand-in the tests move by hand."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from actr_py.mailbox.core import MailboxCore, Record, RecordState, Verdict
 from actr_py.mailbox.dedup import DedupWindow
 from actr_py.mailbox.types import PRIORITY_DEFAULT, PRIORITY_SIGNAL, priority_for
 from actr_py.payload_type import PayloadType
-
-from .conftest import FakeClock
+from tests.support.clock import FakeClock
 
 
 def make_core(

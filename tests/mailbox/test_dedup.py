@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from actr_py.mailbox.dedup import DedupWindow
-
-from .conftest import FakeClock
+from tests.support.clock import FakeClock
 
 
 def window(clock: FakeClock, entries: int = 100, age: float = 60.0) -> DedupWindow:

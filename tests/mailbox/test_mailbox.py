@@ -20,8 +20,7 @@ from actr_py.mailbox import (
     MailboxStorageError,
 )
 from actr_py.payload_type import PayloadType
-
-from .conftest import FakeClock
+from tests.support.clock import FakeClock
 
 SIGNAL = int(PayloadType.RPC_SIGNAL)
 KIB = b"x" * 1024
