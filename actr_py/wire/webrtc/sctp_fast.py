@@ -53,9 +53,11 @@ import time
 from collections.abc import Coroutine, Iterator
 from typing import Any
 
+import aioice
 import aiortc
 from aiortc import RTCPeerConnection
 from aiortc import rtcsctptransport as _sctp
+from aiortc.rtcdtlstransport import State as _DtlsState
 from aiortc.rtcsctptransport import (
     DataChunk,
     ForwardTsnChunk,
@@ -68,6 +70,7 @@ from google_crc32c import value as _crc32c
 
 from ...errors import ConfigError
 from ..eager import start_eagerly
+from .gathering import TESTED_AIOICE
 
 __all__ = [
     "SACK_DELAY",
@@ -107,6 +110,7 @@ _CHECKSUM = struct.Struct("<L")
 _DATA_HEADER = struct.Struct("!BBHLHHL")
 _PADDING = (b"", b"\x00", b"\x00\x00", b"\x00\x00\x00")
 _ZERO = b"\x00\x00\x00\x00"
+_DTLS_CONNECTED = _DtlsState.CONNECTED
 
 #: Instance attributes of RTCSctpTransport (and module names) this class reads.
 _REQUIRED_ATTRS = (
@@ -116,12 +120,18 @@ _REQUIRED_ATTRS = (
     "_local_tsn", "_outbound_queue", "_outbound_stream_seq", "_remote_port",
     "_remote_verification_tag", "_sack_duplicates", "_sack_misordered", "_sack_needed",
     "_sent_queue", "_t3_handle", "_advertised_rwnd", "_local_verification_tag",
+    "_reconfig_deferred",
+)
+#: What ``_actr_write`` reads or updates on aiortc's DTLS transport.
+_REQUIRED_DTLS_ATTRS = (
+    "_state", "_ssl", "transport", "_RTCDtlsTransport__tx_bytes",
+    "_RTCDtlsTransport__tx_packets",
 )
 _REQUIRED_METHODS = (
     "_data_channel_flush", "_data_channel_send", "_flight_size_increase", "_get_inbound_stream",
     "_handle_data", "_mark_received", "_receive_chunk", "_receive_sack_chunk", "_send_chunk",
     "_send_sack", "_set_state", "_t3_expired", "_t3_restart", "_t3_start", "_transmit",
-    "_transmit_reconfig",
+    "_transmit_reconfig", "_receive", "_reset_deferred_streams",
 )
 
 
@@ -133,14 +143,23 @@ def _version(text: str) -> tuple[int, int]:
         return (-1, -1)
 
 
-def check_supported(version: str | None = None) -> None:
-    """Raise ConfigError unless the installed (or given) aiortc is one we know."""
+def check_supported(version: str | None = None, aioice_version: str | None = None) -> None:
+    """Raise ConfigError unless the installed (or given) aiortc and aioice are ones we know.
+
+    aioice matters because packets are written straight to the nominated
+    ICE pair's socket (see ``FastSctpTransport._actr_write``).
+    """
     found = version if version is not None else getattr(aiortc, "__version__", "?")
     if _version(found) not in TESTED_AIORTC:
         tested = ", ".join(f"{a}.{b}" for a, b in sorted(TESTED_AIORTC))
         raise ConfigError(
             f"fast SCTP: aiortc {found} is untested (tested: {tested}); check "
             "actr_py/wire/webrtc/sctp_fast.py against it and extend TESTED_AIORTC"
+        )
+    ice = aioice_version if aioice_version is not None else getattr(aioice, "__version__", "?")
+    if _version(ice) not in TESTED_AIOICE:
+        raise ConfigError(
+            f"fast SCTP: aioice {ice} is untested; check sctp_fast.py and gathering.py against it"
         )
     missing = [m for m in _REQUIRED_METHODS if not callable(getattr(RTCSctpTransport, m, None))]
     if missing:
@@ -173,6 +192,7 @@ def apply(pc: RTCPeerConnection) -> bool:
     try:
         check_supported()
         missing = [a for a in _REQUIRED_ATTRS if not hasattr(sctp, a)]
+        missing += [f"DTLS {a}" for a in _REQUIRED_DTLS_ATTRS if not hasattr(sctp.transport, a)]
         if missing:
             raise ConfigError(f"fast SCTP: transport instance lacks {', '.join(missing)}")
     except ConfigError as exc:
@@ -460,7 +480,37 @@ class FastSctpTransport(RTCSctpTransport):
         header = _HEADER.pack(self._local_port, self._remote_port, self._remote_verification_tag)
         body = b"".join(parts)
         checksum = _crc32c(header + _ZERO + body)
-        await self.transport._send_data(header + _CHECKSUM.pack(checksum) + body)
+        self._actr_write(header + _CHECKSUM.pack(checksum) + body)
+
+    async def _send_chunk(self, chunk: _sctp.Chunk) -> None:
+        """One chunk in its own packet (control chunks, retransmissions), written at once."""
+        self._actr_write(
+            _sctp.serialize_packet(
+                self._local_port, self._remote_port, self._remote_verification_tag, chunk
+            )
+        )
+
+    def _actr_write(self, packet: bytes) -> None:
+        """Encrypt one SCTP packet and hand the DTLS record to the ICE socket.
+
+        What aiortc's ``RTCDtlsTransport._send_data`` does through five nested
+        coroutines (DTLS write, BIO read, ICE transport, aioice connection,
+        STUN protocol), done synchronously: nothing on that path ever waits.
+        Before DTLS is connected, or without a nominated ICE pair, it fails
+        the way aiortc does (ConnectionError).
+        """
+        dtls = self.transport
+        if dtls._state is not _DTLS_CONNECTED:
+            raise ConnectionError("Cannot send encrypted data, not connected")
+        ssl = dtls._ssl
+        ssl.send(packet)
+        record = ssl.bio_read(1500)
+        pair = dtls.transport._connection._nominated.get(1)
+        if pair is None:
+            raise ConnectionError("Cannot send data, not connected")
+        pair.protocol.transport.sendto(record, pair.remote_addr)
+        dtls._RTCDtlsTransport__tx_bytes += len(record)
+        dtls._RTCDtlsTransport__tx_packets += 1
 
     # ---- acknowledgements and the T3 timer ------------------------------------------------
 
@@ -567,7 +617,10 @@ class FastSctpTransport(RTCSctpTransport):
         if verification_tag != expected_tag:
             return
         for chunk in chunks:
-            await self._receive_chunk(chunk)
+            if type(chunk) is DataChunk:
+                await self._actr_receive_data(chunk)
+            else:
+                await self._receive_chunk(chunk)
         if self._sack_needed:
             self._actr_unacked += 1
             if (
@@ -584,6 +637,25 @@ class FastSctpTransport(RTCSctpTransport):
                 self._actr_sack_at = due = self._loop.time() + SACK_DELAY
                 if self._actr_sack_timer is None:
                     self._actr_sack_timer = self._loop.call_at(due, self._actr_sack_due)
+
+    async def _actr_receive_data(self, chunk: DataChunk) -> None:
+        """aiortc's DATA handling without the per-chunk detours: reassembly only
+        when a last fragment is present, deferred stream resets only when one is
+        pending."""
+        self._sack_needed = True
+        if self._mark_received(chunk.tsn):
+            return
+        stream = self._inbound_streams.get(chunk.stream_id)
+        if stream is None:
+            stream = self._get_inbound_stream(chunk.stream_id)
+        stream.add_chunk(chunk)
+        self._advertised_rwnd -= len(chunk.user_data)
+        if chunk.flags & _LAST or getattr(stream, "lasts", 1):
+            for message in stream.pop_messages():
+                self._advertised_rwnd += len(message[2])
+                await self._receive(*message)
+        if self._reconfig_deferred is not None:
+            await self._reset_deferred_streams()
 
     def _actr_sack_chunk(self) -> SackChunk | None:
         last = self._last_received_tsn

@@ -94,10 +94,22 @@ class Pair:
     def watch(self, side: str, drop: Callable[[bytes], bool] | None = None) -> None:
         """Record (and maybe drop) every SCTP packet ``side`` hands to DTLS."""
         pc = self.a if side == "a" else self.b
-        assert pc.sctp is not None
-        dtls = pc.sctp.transport
-        original = dtls._send_data
+        sctp = pc.sctp
+        assert sctp is not None
         log = self.sent[side]
+        if isinstance(sctp, FastSctpTransport):
+            write = sctp._actr_write  # every packet, data and control, leaves here
+
+            def fast_write(data: bytes) -> None:
+                if drop is not None and drop(data):
+                    return
+                log.append(data)
+                write(data)
+
+            sctp._actr_write = fast_write  # type: ignore[method-assign]
+            return
+        dtls = sctp.transport
+        original = dtls._send_data
 
         async def send_data(data: bytes) -> None:
             if drop is not None and drop(data):
