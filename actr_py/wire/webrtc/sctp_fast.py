@@ -14,7 +14,8 @@ the bytes, dominating:
 * every ``RTCDataChannel.send`` spawns a task to flush the send queue;
 * every DATA chunk travels alone in its own packet, and every received packet
   is answered by its own SACK packet, each one a DTLS record, a UDP datagram
-  and a trip through both event loops.
+  and a trip through both event loops;
+* each packet descends through five coroutines on its way to the socket.
 
 What. :class:`FastSctpTransport` keeps aiortc's association, congestion
 control and wire format, and changes only how it gets there:
@@ -28,7 +29,10 @@ control and wire format, and changes only how it gets there:
 5. SACKs are delayed as RFC 9260 section 6.2 allows: at least every second
    packet, at once on gaps, duplicates or FORWARD TSN, otherwise with our
    next packet or after :data:`SACK_DELAY`;
-6. an in-order TSN (the common case) skips the sort-and-filter bookkeeping.
+6. an in-order TSN (the common case) skips the sort-and-filter bookkeeping;
+7. a packet is encrypted and written to the ICE socket in one synchronous
+   call instead of five nested coroutines, and DATA chunks bypass aiortc's
+   chunk-type dispatch.
 
 Every packet stays valid SCTP, so a peer running stock aiortc, usrsctp (a
 browser, upstream actr) or this code sees nothing new.
@@ -36,9 +40,10 @@ browser, upstream actr) or this code sees nothing new.
 How. :func:`apply` switches one peer connection's transport to the subclass
 (``__class__`` assignment on that instance only, nothing global), once its
 SCTP transport exists and before the association starts. It relies on
-aiortc internals, so it refuses, and leaves the connection on stock aiortc,
-when the installed aiortc is not a version listed in :data:`TESTED_AIORTC`
-or lacks an attribute it uses. ``ACTR_PY_SCTP_FAST=0`` turns it off (to
+aiortc internals (and, to write packets, aioice's nominated pair), so it
+refuses, and leaves the connection on stock aiortc, when the installed
+aiortc or aioice is not a version listed in :data:`TESTED_AIORTC` /
+``gathering.TESTED_AIOICE`` or lacks an attribute it uses. ``ACTR_PY_SCTP_FAST=0`` turns it off (to
 measure the difference).
 """
 

@@ -44,6 +44,11 @@ def test_unknown_aiortc_version_is_refused(version: str) -> None:
         sctp_fast.check_supported(version)
 
 
+def test_unknown_aioice_version_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"aioice 0\.99\.0 is untested"):
+        sctp_fast.check_supported(aioice_version="0.99.0")
+
+
 async def test_apply_refuses_an_unknown_version_and_leaves_stock_sctp(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
