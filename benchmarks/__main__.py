@@ -83,8 +83,19 @@ async def _run_all(
         for name in names:
             t0 = time.monotonic()
             print(f"# running {name} on {kind} ...", file=sys.stderr, flush=True)
+            task = asyncio.ensure_future(registry[name](ctx))
+            await asyncio.wait({task}, timeout=ctx.n(900, 120))
+            if not task.done():
+                # A stuck benchmark fails, showing where every task is waiting.
+                print(f"# {name} timed out; tasks:", file=sys.stderr)
+                for other in asyncio.all_tasks():
+                    other.print_stack(limit=6, file=sys.stderr)
+                task.cancel()
+                await asyncio.wait({task})
+                failures.append(f"{name} ({kind}) timed out")
+                continue
             try:
-                got = await registry[name](ctx)
+                got = task.result()
             except Exception:
                 traceback.print_exc()
                 failures.append(f"{name} ({kind})")

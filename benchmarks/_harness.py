@@ -27,6 +27,7 @@ __all__ = [
     "benchmark",
     "cpu_plan",
     "discover",
+    "interleaved",
     "latency_record",
     "machine_info",
     "percentiles",
@@ -258,6 +259,33 @@ def throughput_record(
         target=target,
         note=note,
     )
+
+
+async def interleaved(
+    ours: Callable[[int], Awaitable[list[float]]],
+    base: Callable[[int], Awaitable[list[float]]],
+    *,
+    rounds: int,
+    per_round: int,
+    warmup: int = 1,
+) -> tuple[list[float], list[float]]:
+    """Latency samples of ``ours`` and ``base`` taken in short alternating rounds.
+
+    On a shared machine the load changes from second to second; many short
+    alternating rounds make both sides see the same mix of quiet and busy
+    moments, where two long runs would compare two different machines. The
+    first ``warmup`` rounds of each are discarded.
+    """
+    mine: list[float] = []
+    theirs: list[float] = []
+    gc.collect()
+    for i in range(rounds + warmup):
+        o = await ours(per_round)
+        b = await base(per_round)
+        if i >= warmup:
+            mine += o
+            theirs += b
+    return mine, theirs
 
 
 def timed_samples_us(fn_once: Callable[[], None], n: int) -> list[float]:

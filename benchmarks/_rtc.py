@@ -34,6 +34,7 @@ __all__ = [
     "LOW_WATER",
     "BareLink",
     "BareRemote",
+    "LinkLost",
     "bare_local_pair",
     "bare_remote",
     "bare_send",
@@ -79,15 +80,32 @@ def _create(pc: RTCPeerConnection, labels: tuple[str, ...]) -> dict[str, RTCData
     return out
 
 
+class LinkLost(Exception):
+    """The bare peer connection died under load (aiortc closed the channel)."""
+
+
 async def bare_send(channel: RTCDataChannel, payload: bytes, n: int) -> None:
-    """Send ``payload`` ``n`` times, waiting below the high-water mark like an app would."""
+    """Send ``payload`` ``n`` times, waiting below the high-water mark like an app would.
+
+    Raises LinkLost when the channel closes meanwhile: under sustained load
+    stock aiortc can lose its own connection (ICE consent checks time out
+    while its loop is busy scanning the sent queue).
+    """
     loop = asyncio.get_running_loop()
     send = channel.send
     for _ in range(n):
         if channel.bufferedAmount > HIGH_WATER:
             low: asyncio.Future[None] = loop.create_future()
-            channel.once("bufferedamountlow", lambda f=low: f.done() or f.set_result(None))
+
+            def wake(*_: object, f: asyncio.Future[None] = low) -> None:
+                if not f.done():
+                    f.set_result(None)
+
+            channel.once("bufferedamountlow", wake)
+            channel.once("close", wake)
             await low
+        if channel.readyState != "open":
+            raise LinkLost(f"bare channel {channel.label} is {channel.readyState}")
         send(payload)
 
 
@@ -98,6 +116,10 @@ class BareLink:
     pc: RTCPeerConnection
     channels: dict[str, RTCDataChannel]
     id: str
+
+    @property
+    def alive(self) -> bool:
+        return all(c.readyState == "open" for c in self.channels.values())
 
 
 class BareRemote:

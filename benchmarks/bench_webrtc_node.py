@@ -4,44 +4,56 @@ Processes: the signaling server and a ``benchmarks._node`` echo/sink node
 (child CPU), a ``benchmarks._bare_peer`` bare aiortc peer (child CPU), and
 this process (measuring CPU) with a ``bench+client`` node and the bare
 baseline's sending side. Everything is opened once per run and shared by
-the figures below; rounds of ours and the baseline alternate so both see the
-same machine noise, and warm-up rounds are discarded.
+the figures below. Ours and the baseline alternate (latencies in many short
+rounds, rates in whole rounds with a median), do the same amount of work,
+and a warm-up of each is discarded.
 
 * ``webrtc.call_rtt``: a full call of 16 bytes (envelope, gates, scheduler,
   reply) vs a bare DataChannel echo of 16 bytes. Target <= 1.3x at p50.
 * ``webrtc.calls.cN``: calls/s with N concurrent callers (1, 10, 100) vs a
   bare echo keeping N messages in flight.
 * ``webrtc.tells_64B``: one-way tells of 64-byte payloads, counted where they
-  are handled, vs bare one-way 64-byte messages counted where they arrive.
-  Target >= 10x.
+  are handled, vs as many bare one-way 64-byte messages counted where they
+  arrive. Target >= 10x.
 * ``webrtc.stream.<lane>.<size>``: MB/s of ``send_data_stream`` chunks on
   STREAM_RELIABLE and STREAM_LATENCY_FIRST, counted by the receiving stream
-  callback, vs bare messages of the same size on a channel of the same
-  reliability with ``bufferedAmount`` back pressure. Targets: reliable 1 KiB
-  >= 3x, reliable 256 KiB >= 2x.
+  callback, vs the same volume of bare messages of the same size on a
+  channel of the same reliability with ``bufferedAmount`` back pressure.
+  Targets: reliable 1 KiB >= 3x, reliable 256 KiB >= 2x.
 * ``webrtc.connect``: the first call to a peer this node has no connection
   to (signaling round trips, role negotiation, offer/answer, ICE, DTLS, SCTP,
   channel opens and the call) vs a bare peer connection to the bare child
   (offer/answer over its pipe, ICE, DTLS, SCTP, one channel, one echo).
+
+Equal volumes matter: bare aiortc gets slower the longer a transfer runs
+(its congestion window, and with it the sent queue it scans on every SACK,
+keeps growing on a lossless path), so a shorter bare run would flatter it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
+import statistics
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiortc import RTCDataChannel
 
 from actr_py import ActrRef, DataStream, PayloadType
 
-from ._harness import BenchContext, Record, benchmark, latency_record, throughput_record
+from ._harness import (
+    BenchContext,
+    Record,
+    benchmark,
+    interleaved,
+    latency_record,
+    throughput_record,
+)
 from ._node import STREAMS
 from ._nodes import NodeChild, client_node, node_child, signaling
-from ._rtc import BareLink, BareRemote, bare_remote, bare_send
+from ._rtc import BareLink, BareRemote, LinkLost, bare_remote, bare_send
 
 __all__: list[str] = []
 
@@ -68,6 +80,18 @@ class _Env:
     link: BareLink
     echo: _Echo
     sequences: dict[str, int] = field(default_factory=dict)
+    #: Times the bare link died under load and was replaced (see LinkLost).
+    bare_lost: int = 0
+
+    async def live_link(self) -> BareLink:
+        """The bare link, replaced by a fresh one if aiortc lost it."""
+        if not self.link.alive:
+            self.bare_lost += 1
+            with contextlib.suppress(Exception):
+                await self.bare.close(self.link)
+            self.link = await self.bare.connect()
+            self.echo = _Echo(self.link.channels["echo"])
+        return self.link
 
     async def expect(self, label: str, count: int) -> dict[str, float]:
         got = await self.client.context.call(
@@ -77,13 +101,8 @@ class _Env:
 
 
 @contextlib.asynccontextmanager
-async def _open_env() -> AsyncIterator[_Env]:
-    async with (
-        signaling() as url,
-        node_child(url) as node,
-        bare_remote() as bare,
-        client_node(url) as client,
-    ):
+async def _open_env(url: str, node: NodeChild, bare: BareRemote) -> AsyncIterator[_Env]:
+    async with client_node(url) as client:
         await client.context.call(node.actor_id, _ECHO, b"warm")  # connects
         link = await bare.connect()
         try:
@@ -92,8 +111,24 @@ async def _open_env() -> AsyncIterator[_Env]:
             await bare.close(link)
 
 
+async def bench_node(ctx: BenchContext) -> tuple[str, NodeChild]:
+    """The run's signaling server and benchmark node (also used by the WebSocket figures:
+    the node listens for WebSocket lanes too)."""
+    url = await ctx.shared("signaling", signaling)
+    node = await ctx.shared("bench-node", lambda: node_child(url, "--listen", "127.0.0.1:0"))
+    return url, node
+
+
+def _lost_note(env: _Env) -> str:
+    if not env.bare_lost:
+        return ""
+    return f"; so far the bare link died under load {env.bare_lost}x and was replaced"
+
+
 async def _env(ctx: BenchContext) -> _Env:
-    return await ctx.shared("webrtc-node", _open_env)
+    url, node = await bench_node(ctx)
+    bare = await ctx.shared("bare-peer", bare_remote)
+    return await ctx.shared("webrtc-node", lambda: _open_env(url, node, bare))
 
 
 # ---- round trips ----------------------------------------------------------------------
@@ -112,6 +147,7 @@ async def _ours_rtt(env: _Env, n: int) -> list[float]:
 
 
 async def _bare_rtt(env: _Env, n: int) -> list[float]:
+    await env.live_link()
     loop = asyncio.get_running_loop()
     send = env.echo.channel.send
     clock = time.perf_counter_ns
@@ -130,15 +166,10 @@ async def _bare_rtt(env: _Env, n: int) -> list[float]:
 @benchmark("webrtc.call_rtt")
 async def call_rtt(ctx: BenchContext) -> list[Record]:
     env = await _env(ctx)
-    rounds, per_round = ctx.n(10, 3), ctx.n(500, 300)
-    mine: list[float] = []
-    base: list[float] = []
-    gc.collect()
-    for i in range(rounds + 1):
-        o, b = await _ours_rtt(env, per_round), await _bare_rtt(env, per_round)
-        if i:
-            mine += o
-            base += b
+    mine, base = await interleaved(
+        lambda n: _ours_rtt(env, n), lambda n: _bare_rtt(env, n),
+        rounds=ctx.n(40, 10), per_round=ctx.n(100, 60),
+    )
     return [
         latency_record(
             "webrtc.call_rtt", mine, "bare aiortc DataChannel echo", base, target="<= 1.3",
@@ -167,6 +198,7 @@ async def _ours_calls(env: _Env, total: int, callers: int) -> float:
 
 
 async def _bare_calls(env: _Env, total: int, window: int) -> float:
+    await env.live_link()
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     send = env.echo.channel.send
     sent = received = 0
@@ -194,19 +226,19 @@ async def calls(ctx: BenchContext) -> list[Record]:
     env = await _env(ctx)
     records = []
     for callers in (1, 10, 100):
-        total = ctx.n(3000, 1000) * (1 if callers == 1 else 2)
+        total = ctx.n(3000, 500) * (1 if callers == 1 else 2)
         rounds = ctx.n(3, 1)
-        await _ours_calls(env, total // 5, callers)  # warm-up
-        await _bare_calls(env, total // 5, callers)
-        ours, base = [], []
-        for _ in range(rounds):
-            ours.append(await _ours_calls(env, total, callers))
-            base.append(await _bare_calls(env, total, callers))
+        ours, base = await _alternate(
+            lambda k: _ours_calls(env, k, callers),  # noqa: B023 - awaited at once
+            lambda k: _bare_calls(env, k, callers),  # noqa: B023
+            total, rounds,
+        )
         records.append(
             throughput_record(
-                f"webrtc.calls.c{callers}", max(ours),
-                f"bare aiortc echo, {callers} in flight", max(base), unit="calls/s",
-                note=f"{callers} concurrent callers, {total} calls of 16 B, best of {rounds}",
+                f"webrtc.calls.c{callers}", ours,
+                f"bare aiortc echo, {callers} in flight", base, unit="calls/s",
+                note=f"{callers} concurrent callers, {total:,} calls of 16 B each side; "
+                f"median of {rounds} alternating rounds",
             )
         )
     return records
@@ -225,33 +257,62 @@ async def _ours_tells(env: _Env, n: int, payload: bytes) -> float:
     return got["count"] / (got["last"] - t0)
 
 
-async def _bare_oneway(env: _Env, label: str, n: int, payload: bytes) -> tuple[float, float]:
-    """(messages/s, bytes/s) of bare messages on ``label`` counted by the child."""
-    t0 = time.monotonic()
-    await bare_send(env.link.channels[label], payload, n)
-    got = await env.bare.expect(label, n, _QUIET)
-    elapsed = got["last"] - t0
-    return got["count"] / elapsed, got["bytes"] / elapsed
+async def _bare_oneway(env: _Env, label: str, n: int, payload: bytes, unit: str) -> float:
+    """Messages/s (``unit="msgs"``) or bytes/s of bare messages on ``label``,
+    counted by the child."""
+    for attempt in (1, 2):
+        link = await env.live_link()
+        t0 = time.monotonic()
+        try:
+            await bare_send(link.channels[label], payload, n)
+        except LinkLost:
+            await env.bare.expect(label, 0, 0.01)  # forget what arrived
+            if attempt == 2:
+                raise
+            continue
+        got = await env.bare.expect(label, n, _QUIET)
+        return got["count" if unit == "msgs" else "bytes"] / (got["last"] - t0)
+    raise AssertionError("unreachable")
+
+
+async def _alternate(
+    ours: Callable[[int], Awaitable[float]],
+    base: Callable[[int], Awaitable[float]],
+    n: int,
+    rounds: int,
+) -> tuple[float, float]:
+    """Median rate of ``ours(n)`` and ``base(n)`` over alternating rounds.
+
+    A tenth-size warm-up of each comes first and is not counted.
+    """
+    await ours(max(4, n // 10))
+    await base(max(4, n // 10))
+    mine, theirs = [], []
+    for _ in range(rounds):
+        mine.append(await ours(n))
+        theirs.append(await base(n))
+    return statistics.median(mine), statistics.median(theirs)
 
 
 @benchmark("webrtc.tells")
 async def tells(ctx: BenchContext) -> list[Record]:
     env = await _env(ctx)
     payload = bytes(range(64))
-    n_ours, n_bare = ctx.n(60_000, 20_000), ctx.n(6_000, 2_000)
-    rounds = ctx.n(3, 1)
-    await _ours_tells(env, n_ours // 10, payload)  # warm-up
-    await _bare_oneway(env, "sink-reliable", n_bare // 10, payload)
-    ours, base = [], []
-    for _ in range(rounds):
-        ours.append(await _ours_tells(env, n_ours, payload))
-        base.append((await _bare_oneway(env, "sink-reliable", n_bare, payload))[0])
+    # The same number of messages on both sides: bare aiortc slows down as
+    # its congestion window (and sent queue) grows, so rates depend on volume.
+    n, rounds = ctx.n(20_000, 8_000), ctx.n(3, 1)
+    ours, base = await _alternate(
+        lambda k: _ours_tells(env, k, payload),
+        lambda k: _bare_oneway(env, "sink-reliable", k, payload, "msgs"),
+        n, rounds,
+    )
     return [
         throughput_record(
-            "webrtc.tells_64B", max(ours), "bare aiortc one-way 64 B messages", max(base),
+            "webrtc.tells_64B", ours, "bare aiortc one-way 64 B messages", base,
             unit="msg/s", target=">= 10",
-            note=f"{n_ours} tells (bare: {n_bare} messages) counted where they land, "
-            f"best of {rounds}",
+            note=f"{n:,} tells vs {n:,} bare messages, counted where they land; "
+            f"median of {rounds} alternating rounds"
+            + _lost_note(env),
         )
     ]
 
@@ -270,10 +331,10 @@ async def _ours_stream(env: _Env, pt: PayloadType, n: int, payload: bytes) -> fl
     return got["bytes"] / (got["last"] - t0)
 
 
-#: chunk size -> (full, quick) bytes per measurement of ours; bare moves a third
-#: of it (it is that much slower, and rates do not depend on the volume).
-_VOLUME = {64: (1_000_000, 300_000), 1024: (16_000_000, 4_000_000),
-           16 * 1024: (48_000_000, 12_000_000), 256 * 1024: (64_000_000, 16_000_000)}
+#: chunk size -> (full, quick) bytes per measurement, the same for both sides
+#: (bare aiortc's rate falls as a transfer goes on, see webrtc.tells).
+_VOLUME = {64: (1_000_000, 100_000), 1024: (16_000_000, 2_000_000),
+           16 * 1024: (32_000_000, 4_000_000), 256 * 1024: (48_000_000, 6_000_000)}
 _LABELS = {64: "64B", 1024: "1KiB", 16 * 1024: "16KiB", 256 * 1024: "256KiB"}
 _TARGETS = {("STREAM_RELIABLE", 1024): ">= 3", ("STREAM_RELIABLE", 256 * 1024): ">= 2"}
 
@@ -288,22 +349,19 @@ async def streams(ctx: BenchContext) -> list[Record]:
         lane = "reliable" if pt is PayloadType.STREAM_RELIABLE else "latency"
         for size, name in _LABELS.items():
             payload = bytes(size)
-            volume = ctx.n(*_VOLUME[size])
-            n = max(8, volume // size)
-            n_bare = max(8, n // 3)
-            await _ours_stream(env, pt, max(4, n // 10), payload)  # warm-up
-            await _bare_oneway(env, label, max(4, n_bare // 10), payload)
-            ours, base = [], []
-            for _ in range(rounds):
-                ours.append(await _ours_stream(env, pt, n, payload))
-                base.append((await _bare_oneway(env, label, n_bare, payload))[1])
+            n = max(8, ctx.n(*_VOLUME[size]) // size)
+            ours, base = await _alternate(
+                lambda k: _ours_stream(env, pt, k, payload),  # noqa: B023 - awaited at once
+                lambda k: _bare_oneway(env, label, k, payload, "bytes"),  # noqa: B023
+                n, rounds,
+            )
             records.append(
                 throughput_record(
-                    f"webrtc.stream.{lane}.{name}", max(ours) / 1e6,
-                    f"bare aiortc {name} messages", max(base) / 1e6, unit="MB/s",
+                    f"webrtc.stream.{lane}.{name}", ours / 1e6,
+                    f"bare aiortc {name} messages", base / 1e6, unit="MB/s",
                     target=_TARGETS.get((pt.name, size), ""),
-                    note=f"{n} chunks (bare: {n_bare}) on {pt.name}, delivered bytes "
-                    f"per second, best of {rounds}",
+                    note=f"{n:,} chunks each side on {pt.name}, delivered bytes per second; "
+                    f"median of {rounds} alternating rounds" + _lost_note(env),
                 )
             )
     return records

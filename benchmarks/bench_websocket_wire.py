@@ -25,6 +25,7 @@ import hmac
 import os
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -206,14 +207,30 @@ class _Bare:
         return n / (time.perf_counter() - t0)
 
 
-@benchmark("websocket.wire")
-async def websocket_wire(ctx: BenchContext) -> list[Record]:
+@contextlib.asynccontextmanager
+async def serving() -> AsyncIterator[tuple[str, str]]:
+    """The serving process for a run: yields (our listener's URL, the bare echo's URL)."""
     proc = await serve_process()
-    ours = _Ours()
-    session = aiohttp.ClientSession()
     try:
         assert proc.stdout is not None
         ours_url, bare_url = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().split()
+        yield ours_url, bare_url
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), 5)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+@benchmark("websocket.wire")
+async def websocket_wire(ctx: BenchContext) -> list[Record]:
+    ours_url, bare_url = await ctx.shared("ws-serve", serving)
+    ours = _Ours()
+    session = aiohttp.ClientSession()
+    try:
         ours.conn = await connect_websocket(
             ours_url,
             self_id=_CLIENT,
@@ -228,18 +245,12 @@ async def websocket_wire(ctx: BenchContext) -> list[Record]:
         records = [await _rtt(ctx, ours, bare)]
         for size, label in ((64, "64B"), (1024, "1KiB")):
             records.append(await _oneway(ctx, ours, bare, size, label))
+        await bare.ws.close()
         return records
     finally:
         if ours.conn is not None:
             await ours.conn.close()
         await session.close()
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 5)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
 
 
 async def _rtt(ctx: BenchContext, ours: _Ours, bare: _Bare) -> Record:
