@@ -308,7 +308,7 @@ def _memory_child(kind: str, n: int) -> float:
 
 @benchmark("actors.idle_memory")
 async def idle_memory(ctx: BenchContext) -> list[Record]:
-    n = ctx.n(100_000, 20_000)  # --quick: the whole suite in under two minutes
+    n = ctx.n(100_000, 10_000)  # --quick: the whole suite in under two minutes
     ours = await asyncio.to_thread(_memory_child, "ours", n)
     slots = await asyncio.to_thread(_memory_child, "slots", n)
     per_dict = await asyncio.to_thread(_memory_child, "dict", n)

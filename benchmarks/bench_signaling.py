@@ -1,5 +1,7 @@
 """Signaling server: registrations per second and route-candidates latency at 1,000 nodes.
 
+(300 nodes in ``--quick``, so the whole suite fits in two minutes.)
+
 The server runs as a subprocess (the real ``python -m signaling_server``). Each
 figure sits next to a raw baseline measured in the same run: a bare aiohttp
 WebSocket echo server, also in a subprocess, driven the same way - so the
@@ -30,6 +32,8 @@ from ._harness import BenchContext, Record, benchmark, latency_record, throughpu
 __all__: list[str] = []
 
 NODES = 1000
+#: --quick: fewer nodes so the whole suite fits in two minutes (the names say how many).
+QUICK_NODES = 300
 CONCURRENCY = 50
 WORKER = ActrTypeName("bench", "worker")
 CALLER = ActrTypeName("bench", "caller")
@@ -158,25 +162,26 @@ async def _close_all(sockets: list[aiohttp.ClientWebSocketResponse]) -> None:
 async def bench_registrations(ctx: BenchContext) -> list[Record]:
     data = _register_envelope(WORKER, CALLER)
     rounds = ctx.n(3, 1)
+    nodes = ctx.n(NODES, QUICK_NODES)
     ours: list[float] = []
     base: list[float] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         for _ in range(rounds):
             async with _signaling_server() as url:
                 elapsed, sockets = await _connect_many(
-                    http, url, NODES, lambda ws: _register(ws, data)
+                    http, url, nodes, lambda ws: _register(ws, data)
                 )
-                ours.append(NODES / elapsed)
+                ours.append(nodes / elapsed)
                 await _close_all(sockets)
             async with _echo_server() as url:
                 elapsed, sockets = await _connect_many(
-                    http, url, NODES, lambda ws: _echo_once(ws, data)
+                    http, url, nodes, lambda ws: _echo_once(ws, data)
                 )
-                base.append(NODES / elapsed)
+                base.append(nodes / elapsed)
                 await _close_all(sockets)
     return [
         throughput_record(
-            f"signaling registrations ({NODES} nodes, {CONCURRENCY} concurrent, connect+register)",
+            f"signaling registrations ({nodes} nodes, {CONCURRENCY} concurrent, connect+register)",
             max(ours),
             "aiohttp ws connect + one echo",
             max(base),
@@ -190,6 +195,7 @@ async def bench_registrations(ctx: BenchContext) -> list[Record]:
 async def bench_discovery(ctx: BenchContext) -> list[Record]:
     samples = ctx.n(3000, 400)
     warmup = ctx.n(200, 50)
+    nodes = ctx.n(NODES, QUICK_NODES)
     rng = random.Random(7)
     clock = time.perf_counter_ns
     register = _register_envelope(WORKER, CALLER)
@@ -207,7 +213,7 @@ async def bench_discovery(ctx: BenchContext) -> list[Record]:
                 await ws.send_bytes(env.SerializeToString())
                 await ws.receive()  # pong
 
-            _, nodes = await _connect_many(http, url, NODES, register_and_report_load)
+            _, sockets = await _connect_many(http, url, nodes, register_and_report_load)
             caller = SignalingClient(url, CALLER, 1, http_session=http)
             await caller.start()
             try:
@@ -231,7 +237,7 @@ async def bench_discovery(ctx: BenchContext) -> list[Record]:
                 )).SerializeToString()
             finally:
                 await caller.close()
-                await _close_all(nodes)
+                await _close_all(sockets)
         async with _echo_server() as url:
             ws = await http.ws_connect(url, compress=0)
             for _ in range(warmup):
@@ -244,11 +250,11 @@ async def bench_discovery(ctx: BenchContext) -> list[Record]:
             await ws.close()
     return [
         latency_record(
-            f"signaling route_candidates RTT ({NODES} live nodes of the type, top 3 ranked)",
+            f"signaling route_candidates RTT ({nodes} live nodes of the type, top 3 ranked)",
             ours,
             "aiohttp ws echo RTT (same request size)",
             base,
             note="SignalingClient.route_candidates end to end; ranking by power reserve "
-            "then mailbox backlog over all 1,000 candidates",
+            f"then mailbox backlog over all {nodes:,} candidates",
         )
     ]

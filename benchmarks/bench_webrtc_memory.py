@@ -90,7 +90,7 @@ async def _child(kind: str, count: int) -> None:
 
 @benchmark("webrtc.memory")
 async def memory(ctx: BenchContext) -> list[Record]:
-    count = ctx.n(40, 10)
+    count = ctx.n(40, 8)
 
     async def measure(kind: str) -> dict[str, float]:
         async with spawn("benchmarks.bench_webrtc_memory", "--child", kind, str(count),
