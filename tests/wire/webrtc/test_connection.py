@@ -20,6 +20,7 @@ from actr_py.wire.webrtc import (
     UnsupportedPayloadType,
     WebRtcConnection,
 )
+from actr_py.wire.webrtc.framing import KIND_BATCH, split_batch
 
 from ._support import ALICE, BOB, FAST, Node, RelayHub, wait_until
 
@@ -209,6 +210,61 @@ async def test_waiting_handler_holds_back_the_rest_of_its_batch_and_later_messag
         release.set()
         await sender.close()
         await receiver.close()
+
+
+def _record_messages(conn: WebRtcConnection, pt: PayloadType) -> list[bytes]:
+    """Every DataChannel message ``conn`` writes on the lane of ``pt``, in order."""
+    channel = conn._lanes[pt].channel
+    send = channel.send
+    written: list[bytes] = []
+
+    def recording(data: bytes) -> None:
+        written.append(data)
+        send(data)
+
+    channel.send = recording  # type: ignore[method-assign]
+    return written
+
+
+async def test_an_idle_frame_leaves_at_once_and_a_burst_is_packed_by_the_next_turn(
+    alice: Node, bob: Node
+) -> None:
+    conn = await alice.coordinator.connect(BOB)
+    await wait_until(lambda: bob.announced)
+    written = _record_messages(conn, PayloadType.RPC_RELIABLE)
+
+    # Idle: the frame is on the channel before send() returns, unchanged.
+    await conn.send(PayloadType.RPC_RELIABLE, b"\x0a\x01a")
+    assert written == [b"\x0a\x01a"]
+
+    # Under load: frames after the first of a loop turn wait for the turn's
+    # end (call_soon, never a timer) and leave as one batch message.
+    await asyncio.sleep(0.05)  # a fresh loop turn
+    written.clear()
+    frames = [b"\x0a" + struct.pack("!I", i) for i in range(200)]
+    for frame in frames:
+        await conn.send(PayloadType.RPC_RELIABLE, frame)
+    assert written == [frames[0]]  # nothing else yet: same turn
+    await asyncio.sleep(0)  # one turn later the batch is out
+    assert len(written) == 2 and written[1][0] == KIND_BATCH
+    assert split_batch(written[1]) == frames[1:]
+    got = await bob.wait_frames(1 + len(frames))
+    assert [data for _, data in got] == [b"\x0a\x01a", *frames]
+
+
+async def test_a_burst_larger_than_a_message_is_cut_into_several_batches(
+    alice: Node, bob: Node
+) -> None:
+    conn = await alice.coordinator.connect(BOB)
+    await wait_until(lambda: bob.announced)
+    written = _record_messages(conn, PayloadType.STREAM_RELIABLE)
+    frames = [b"\x0a" + struct.pack("!I", i) + b"p" * 1000 for i in range(300)]  # ~300 KB
+    for frame in frames:
+        await conn.send(PayloadType.STREAM_RELIABLE, frame)
+    got = await bob.wait_frames(len(frames))
+    assert [data for _, data in got] == frames
+    assert 4 <= len(written) < 20  # a few batches, none above the lane's message limit
+    assert all(len(m) <= conn._lanes[PayloadType.STREAM_RELIABLE].limit for m in written)
 
 
 async def test_graceful_close_reaches_the_peer(alice: Node, bob: Node) -> None:
