@@ -26,6 +26,7 @@ from benchmarks._harness import (
     throughput_record,
 )
 from benchmarks._procs import spawn
+from benchmarks.report import markdown
 
 _KEYS = {"name", "unit", "value", "baseline_name", "baseline_value", "ratio"}
 
@@ -103,6 +104,8 @@ def test_runner_writes_records_and_a_table(
     assert "3.00x (target >= 10 MISSED)" in table
     assert "20.0/30.0/30.0 vs 10.0/15.0/15.0" in table
     assert tiny == ["asyncio"]
+    report = markdown(data)  # what benchmarks/README.md's results tables are made of
+    assert "| `zz_smoke.rtt` | us | bare | <= 2.5 | 20.0 / 10.0 = **2.00x** |" in report
 
 
 @pytest.mark.skipif(not actr_loop.available(), reason="uvloop not installed")
