@@ -29,7 +29,9 @@ control and wire format, and changes only how it gets there:
 5. SACKs are delayed as RFC 9260 section 6.2 allows: at least every second
    packet, at once on gaps, duplicates or FORWARD TSN, otherwise with our
    next packet or after :data:`SACK_DELAY`;
-6. an in-order TSN (the common case) skips the sort-and-filter bookkeeping;
+6. an in-order TSN (the common case) skips the sort-and-filter bookkeeping,
+   and data in flight stays within the peer's advertised receive window,
+   which aiortc ignores (see ``_transmit``);
 7. a packet is encrypted and written to the ICE socket in one synchronous
    call instead of five nested coroutines, and DATA chunks bypass aiortc's
    chunk-type dispatch.
@@ -259,6 +261,7 @@ class FastSctpTransport(RTCSctpTransport):
     _actr_sack_timer: asyncio.TimerHandle | None
     _actr_t3_deadline: float
     _actr_tasks: set[asyncio.Task[None]]
+    _actr_peer_rwnd: int
 
     def _actr_setup(self) -> None:
         self._actr_rescan = True  # whatever was queued before the switch is looked at once
@@ -269,6 +272,9 @@ class FastSctpTransport(RTCSctpTransport):
         self._actr_sack_timer = None
         self._actr_t3_deadline = 0.0
         self._actr_tasks = set()
+        #: The peer's advertised receive window (a_rwnd of its last SACK); until
+        #: one arrives, what aiortc itself advertises (peers of ours do the same).
+        self._actr_peer_rwnd = self._advertised_rwnd
         for stream_id, stream in list(self._inbound_streams.items()):
             if type(stream) is InboundStream:
                 stream.__class__ = _FastInboundStream
@@ -413,7 +419,13 @@ class FastSctpTransport(RTCSctpTransport):
                 self._t3_start()
 
         burst = (2 if self._fast_recovery_exit is not None else 4) * _USERDATA_MAX
-        cwnd = min(self._flight_size + burst, self._cwnd)
+        # aiortc ignores the peer's receive window; on a lossless path its
+        # congestion window then grows without bound and the peer's socket
+        # queue with it, until ICE consent checks queued behind the data time
+        # out and the connection dies. Keep what is in flight within the
+        # window the peer advertised (RFC 9260 section 6.1, rule A).
+        window = max(min(self._cwnd, self._actr_peer_rwnd), _USERDATA_MAX)
+        cwnd = min(self._flight_size + burst, window)
 
         # Retransmissions, exactly as aiortc does them, but only when a chunk may
         # be marked: the flag is cleared first, so a marking during the scan re-sets it.
@@ -520,6 +532,7 @@ class FastSctpTransport(RTCSctpTransport):
     # ---- acknowledgements and the T3 timer ------------------------------------------------
 
     async def _receive_sack_chunk(self, chunk: SackChunk) -> None:
+        self._actr_peer_rwnd = chunk.advertised_rwnd
         if chunk.gaps or self._fast_recovery_exit is not None:
             # Loss or recovery: aiortc's own handling, and strikes may mark
             # chunks for retransmission, so the next transmit scans.

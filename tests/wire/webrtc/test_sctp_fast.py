@@ -243,6 +243,32 @@ async def test_receiver_acknowledges_at_most_every_second_packet_in_bulk(
     assert sacks <= data_packets * 0.6
 
 
+async def test_data_in_flight_stays_within_the_peers_advertised_window(
+    pairs: Callable[..., object],
+) -> None:
+    pair: Pair = await pairs(True, False, _RELIABLE)  # type: ignore[operator]
+    receiver = pair.b.sctp
+    sender = pair.a.sctp
+    assert receiver is not None and isinstance(sender, FastSctpTransport)
+    window = 20 * 1160
+    receiver._advertised_rwnd = window  # a stock peer with a small buffer
+    flights: list[int] = []
+    write = sender._actr_write
+
+    def watching(packet: bytes) -> None:
+        write(packet)
+        flights.append(sender._flight_size)
+
+    sender._actr_write = watching  # type: ignore[method-assign]
+    messages = [bytes([i % 256]) * 50_000 for i in range(40)]  # 2 MB
+    for message in messages:
+        pair.a_channels["ordered"].send(message)
+    await wait_until(lambda: len(pair.received.get("ordered", [])) == len(messages))
+    assert pair.received["ordered"] == messages
+    assert max(flights) <= window + 1160  # aiortc alone lets its window run to ~1 MB
+    assert sender._actr_peer_rwnd <= window
+
+
 async def test_lost_packets_are_retransmitted_and_delivery_completes(
     pairs: Callable[..., object],
 ) -> None:
