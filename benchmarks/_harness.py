@@ -131,7 +131,9 @@ class CpuPlan:
     the parent's core shows up as latency that belongs to neither. With two
     or more CPUs the measuring process gets the first one and every child
     process (peer nodes, bare baselines, the signaling server) the others,
-    like two hosts on a fast link. With one CPU nothing is pinned.
+    like two hosts on a fast link. The one exception is the bare baselines'
+    sending end, a child that does the measuring process's job while it
+    waits, and so runs on the measuring CPU. With one CPU nothing is pinned.
     """
 
     parent: frozenset[int]
@@ -158,6 +160,12 @@ class CpuPlan:
         if self.pinned:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.sched_setaffinity(pid, self.children)
+
+    def pin_like_parent(self, pid: int) -> None:
+        """Pin a child to the measuring CPUs: it works while the parent waits for it."""
+        if self.pinned:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.sched_setaffinity(pid, self.parent)
 
 
 @functools.cache

@@ -20,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from actr_py import loop as actr_loop
 
@@ -77,8 +78,11 @@ def _tail(path: Path) -> str:
 
 @contextlib.asynccontextmanager
 async def spawn(module: str, *args: str, ready_timeout: float = 30.0,
-                env: dict[str, str] | None = None) -> AsyncIterator[Child]:
-    """Run ``python -m module args`` pinned to the child CPUs on this run's loop kind."""
+                env: dict[str, str] | None = None,
+                cpus: Literal["children", "parent"] = "children") -> AsyncIterator[Child]:
+    """Run ``python -m module args`` on this run's loop kind, pinned to the child
+    CPUs (or, ``cpus="parent"``, to the measuring process's, for a process that
+    stands in for it while it waits)."""
     child_env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
     child_env[actr_loop.LOOP_ENV] = actr_loop.loop_kind()
     fd, log_name = tempfile.mkstemp(prefix="actr-bench-", suffix=".log")
@@ -89,7 +93,11 @@ async def spawn(module: str, *args: str, ready_timeout: float = 30.0,
         limit=16 * 1024 * 1024,
     )
     os.close(fd)
-    cpu_plan().pin_child(proc.pid)
+    plan = cpu_plan()
+    if cpus == "parent":
+        plan.pin_like_parent(proc.pid)
+    else:
+        plan.pin_child(proc.pid)
     try:
         assert proc.stdout is not None
         try:
@@ -110,11 +118,22 @@ async def spawn(module: str, *args: str, ready_timeout: float = 30.0,
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
-        os.unlink(log)
+        if os.environ.get("ACTR_BENCH_KEEP_LOGS"):
+            print(f"# {module} log kept: {log}", file=sys.stderr)
+        else:
+            os.unlink(log)
 
 
 async def serve_lines(ready: Any, handler: Handler) -> None:
-    """Child side: announce ``ready``, then answer requests until stdin closes."""
+    """Child side: announce ``ready``, then answer requests until stdin closes.
+
+    ``ACTR_BENCH_LOG=info`` (or any level) logs to the child's stderr, which
+    ``ACTR_BENCH_KEEP_LOGS=1`` keeps in a file after the run.
+    """
+    level = os.environ.get("ACTR_BENCH_LOG")
+    if level:
+        logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=16 * 1024 * 1024)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)

@@ -38,6 +38,8 @@ __all__ = [
     "bare_local_pair",
     "bare_remote",
     "bare_send",
+    "bare_sender",
+    "create_channels",
     "new_pc",
     "ours_local_pair",
     "wait_open",
@@ -46,7 +48,8 @@ __all__ = [
 _CONFIG = WebRtcConfig()
 HIGH_WATER = _CONFIG.send_high_water
 LOW_WATER = _CONFIG.send_low_water
-_UDP_BUFFER = _CONFIG.udp_receive_buffer or 0
+#: The UDP receive buffer our connections ask for; the baselines get the same.
+UDP_BUFFER = _CONFIG.udp_receive_buffer or 0
 
 #: label -> (ordered, maxRetransmits): the same reliability as our lanes
 #: (RPC_RELIABLE / STREAM_RELIABLE ordered and reliable; STREAM_LATENCY_FIRST
@@ -70,7 +73,10 @@ async def wait_open(channel: RTCDataChannel, timeout: float = 15.0) -> None:
     await asyncio.wait_for(opened, timeout)
 
 
-def _create(pc: RTCPeerConnection, labels: tuple[str, ...]) -> dict[str, RTCDataChannel]:
+def create_channels(
+    pc: RTCPeerConnection, labels: tuple[str, ...]
+) -> dict[str, RTCDataChannel]:
+    """Create the benchmark channels ``labels`` on ``pc`` (before the offer)."""
     out = {}
     for label in labels:
         ordered, retransmits = CHANNELS[label]
@@ -132,7 +138,7 @@ class BareRemote:
     async def connect(self, labels: tuple[str, ...] = tuple(CHANNELS)) -> BareLink:
         """A new peer connection to the child with ``labels`` open."""
         pc = new_pc()
-        channels = _create(pc, labels)
+        channels = create_channels(pc, labels)
         restrict_gathering(pc, ["127.0.0.1"])
         await pc.setLocalDescription(await pc.createOffer())
         link_id = str(next(self._ids))
@@ -140,7 +146,7 @@ class BareRemote:
             op="answer", id=link_id, sdp=pc.localDescription.sdp, type=pc.localDescription.type
         )
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
-        set_receive_buffer(pc, _UDP_BUFFER)
+        set_receive_buffer(pc, UDP_BUFFER)
         for channel in channels.values():
             await wait_open(channel)
         return BareLink(pc, channels, link_id)
@@ -155,8 +161,60 @@ class BareRemote:
 
 @contextlib.asynccontextmanager
 async def bare_remote() -> AsyncIterator[BareRemote]:
+    """The far end of the baselines, on the child CPU(s)."""
     async with spawn("benchmarks._bare_peer") as child:
         yield BareRemote(child)
+
+
+class BareSender:
+    """The sending end of the baselines: a ``benchmarks._bare_peer`` on the
+    measuring CPU, connected to a :class:`BareRemote` (see that module for why
+    it is a process of its own)."""
+
+    def __init__(self, child: Child) -> None:
+        self.child = child
+        #: How many times aiortc lost the connection under load and it was rebuilt.
+        self.lost = 0
+
+    async def connect(self, remote: BareRemote) -> None:
+        offer = await self.child.request(op="offer")
+        answer = await remote.child.request(
+            op="answer", id=f"sender-{self.lost}", sdp=offer["sdp"], type=offer["type"]
+        )
+        await self.child.request(op="accept", sdp=answer["sdp"], type=answer["type"])
+
+    async def send(self, remote: BareRemote, label: str, size: int, n: int) -> float:
+        """Send ``n`` messages of ``size`` bytes; the monotonic time before the first.
+
+        If aiortc loses the connection meanwhile, it is rebuilt and the
+        transfer repeated once.
+        """
+        for attempt in (1, 2):
+            reply = await self.child.request(op="send", label=label, size=size, n=n, timeout=600)
+            if not reply.get("lost"):
+                return float(reply["t0"])
+            self.lost += 1
+            await remote.expect(label, 0, 0.01)  # forget what the dead link delivered
+            await self.connect(remote)
+            if attempt == 2:
+                raise LinkLost(f"bare link lost twice sending {n} x {size} B on {label}")
+        raise AssertionError("unreachable")
+
+    async def rtt(self, n: int) -> list[float]:
+        return list((await self.child.request(op="rtt", n=n, timeout=600))["samples"])
+
+    async def calls(self, total: int, window: int) -> float:
+        reply = await self.child.request(op="calls", total=total, window=window, timeout=600)
+        return float(reply["rate"])
+
+
+@contextlib.asynccontextmanager
+async def bare_sender(remote: BareRemote) -> AsyncIterator[BareSender]:
+    """A sending end on the measuring CPU(s), connected to ``remote``."""
+    async with spawn("benchmarks._bare_peer", cpus="parent") as child:
+        sender = BareSender(child)
+        await sender.connect(remote)
+        yield sender
 
 
 async def bare_local_pair(
@@ -174,7 +232,7 @@ async def bare_local_pair(
         if len(theirs) == len(labels) and not all_in.done():
             all_in.set_result(None)
 
-    ours = _create(pc_a, labels)
+    ours = create_channels(pc_a, labels)
     restrict_gathering(pc_a, ["127.0.0.1"])
     await pc_a.setLocalDescription(await pc_a.createOffer())
     await pc_b.setRemoteDescription(pc_a.localDescription)
@@ -182,7 +240,7 @@ async def bare_local_pair(
     await pc_b.setLocalDescription(await pc_b.createAnswer())
     await pc_a.setRemoteDescription(pc_b.localDescription)
     for pc in (pc_a, pc_b):
-        set_receive_buffer(pc, _UDP_BUFFER)
+        set_receive_buffer(pc, UDP_BUFFER)
     for channel in ours.values():
         await wait_open(channel)
     await asyncio.wait_for(all_in, 15)

@@ -1,10 +1,11 @@
 """Node figures over WebRTC DataChannels across processes, against bare aiortc.
 
 Processes: the signaling server and a ``benchmarks._node`` echo/sink node
-(child CPU), a ``benchmarks._bare_peer`` bare aiortc peer (child CPU), and
-this process (measuring CPU) with a ``bench+client`` node and the bare
-baseline's sending side. Everything is opened once per run and shared by
-the figures below. Ours and the baseline alternate (latencies in many short
+on the child CPU, with this process (measuring CPU) running a
+``bench+client`` node against it; and for the baselines two
+``benchmarks._bare_peer`` processes, the far end on the child CPU and the
+sending end on the measuring CPU (this process waits meanwhile). Everything
+is opened once per run and shared by the figures below. Ours and the baseline alternate (latencies in many short
 rounds, rates in whole rounds with a median), do the same amount of work,
 and a warm-up of each is discarded.
 
@@ -39,8 +40,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-from aiortc import RTCDataChannel
-
 from actr_py import ActrRef, DataStream, PayloadType
 
 from ._harness import (
@@ -53,7 +52,7 @@ from ._harness import (
 )
 from ._node import STREAMS
 from ._nodes import NodeChild, client_node, node_child, signaling
-from ._rtc import BareLink, BareRemote, LinkLost, bare_remote, bare_send
+from ._rtc import BareRemote, BareSender, bare_remote, bare_sender
 
 __all__: list[str] = []
 
@@ -62,36 +61,14 @@ _SMALL = b"\x0a\x0e" + b"x" * 14  # 16 bytes that look like a protobuf to the fr
 _QUIET = 1.0  # a lossy lane is done when nothing arrived for this long
 
 
-class _Echo:
-    """Routes the bare echo channel's replies to whichever measurement is running."""
-
-    def __init__(self, channel: RTCDataChannel) -> None:
-        self.channel = channel
-        self.on_reply: Callable[[bytes], None] = lambda m: None
-        channel.on("message", lambda m: self.on_reply(m))
-
-
 @dataclass
 class _Env:
     url: str
     node: NodeChild
     client: ActrRef
     bare: BareRemote
-    link: BareLink
-    echo: _Echo
+    sender: BareSender
     sequences: dict[str, int] = field(default_factory=dict)
-    #: Times the bare link died under load and was replaced (see LinkLost).
-    bare_lost: int = 0
-
-    async def live_link(self) -> BareLink:
-        """The bare link, replaced by a fresh one if aiortc lost it."""
-        if not self.link.alive:
-            self.bare_lost += 1
-            with contextlib.suppress(Exception):
-                await self.bare.close(self.link)
-            self.link = await self.bare.connect()
-            self.echo = _Echo(self.link.channels["echo"])
-        return self.link
 
     async def expect(self, label: str, count: int) -> dict[str, float]:
         got = await self.client.context.call(
@@ -102,13 +79,9 @@ class _Env:
 
 @contextlib.asynccontextmanager
 async def _open_env(url: str, node: NodeChild, bare: BareRemote) -> AsyncIterator[_Env]:
-    async with client_node(url) as client:
+    async with client_node(url) as client, bare_sender(bare) as sender:
         await client.context.call(node.actor_id, _ECHO, b"warm")  # connects
-        link = await bare.connect()
-        try:
-            yield _Env(url, node, client, bare, link, _Echo(link.channels["echo"]))
-        finally:
-            await bare.close(link)
+        yield _Env(url, node, client, bare, sender)
 
 
 async def bench_node(ctx: BenchContext) -> tuple[str, NodeChild]:
@@ -120,9 +93,10 @@ async def bench_node(ctx: BenchContext) -> tuple[str, NodeChild]:
 
 
 def _lost_note(env: _Env) -> str:
-    if not env.bare_lost:
+    if not env.sender.lost:
         return ""
-    return f"; so far the bare link died under load {env.bare_lost}x and was replaced"
+    return (f"; so far stock aiortc lost the bare link under load {env.sender.lost}x"
+            " (it was rebuilt and the transfer repeated)")
 
 
 async def _env(ctx: BenchContext) -> _Env:
@@ -147,20 +121,7 @@ async def _ours_rtt(env: _Env, n: int) -> list[float]:
 
 
 async def _bare_rtt(env: _Env, n: int) -> list[float]:
-    await env.live_link()
-    loop = asyncio.get_running_loop()
-    send = env.echo.channel.send
-    clock = time.perf_counter_ns
-    out = []
-    pong: list[asyncio.Future[None]] = []
-    env.echo.on_reply = lambda m: pong[0].done() or pong[0].set_result(None)
-    for _ in range(n):
-        pong[:] = [loop.create_future()]
-        t0 = clock()
-        send(_SMALL)
-        await pong[0]
-        out.append((clock() - t0) / 1000)
-    return out
+    return await env.sender.rtt(n)
 
 
 @benchmark("webrtc.call_rtt")
@@ -198,27 +159,7 @@ async def _ours_calls(env: _Env, total: int, callers: int) -> float:
 
 
 async def _bare_calls(env: _Env, total: int, window: int) -> float:
-    await env.live_link()
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    send = env.echo.channel.send
-    sent = received = 0
-
-    def on_reply(message: bytes) -> None:
-        nonlocal sent, received
-        received += 1
-        if sent < total:
-            sent += 1
-            send(message)
-        elif received == total and not done.done():
-            done.set_result(None)
-
-    env.echo.on_reply = on_reply
-    t0 = time.perf_counter()
-    for _ in range(window):
-        sent += 1
-        send(_SMALL)
-    await done
-    return total / (time.perf_counter() - t0)
+    return await env.sender.calls(total, window)
 
 
 @benchmark("webrtc.calls")
@@ -259,20 +200,10 @@ async def _ours_tells(env: _Env, n: int, payload: bytes) -> float:
 
 async def _bare_oneway(env: _Env, label: str, n: int, payload: bytes, unit: str) -> float:
     """Messages/s (``unit="msgs"``) or bytes/s of bare messages on ``label``,
-    counted by the child."""
-    for attempt in (1, 2):
-        link = await env.live_link()
-        t0 = time.monotonic()
-        try:
-            await bare_send(link.channels[label], payload, n)
-        except LinkLost:
-            await env.bare.expect(label, 0, 0.01)  # forget what arrived
-            if attempt == 2:
-                raise
-            continue
-        got = await env.bare.expect(label, n, _QUIET)
-        return got["count" if unit == "msgs" else "bytes"] / (got["last"] - t0)
-    raise AssertionError("unreachable")
+    sent by the bare sending end and counted by the far end."""
+    t0 = await env.sender.send(env.bare, label, len(payload), n)
+    got = await env.bare.expect(label, n, _QUIET)
+    return got["count" if unit == "msgs" else "bytes"] / (got["last"] - t0)
 
 
 async def _alternate(
