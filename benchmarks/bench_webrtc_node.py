@@ -5,9 +5,10 @@ on the child CPU, with this process (measuring CPU) running a
 ``bench+client`` node against it; and for the baselines two
 ``benchmarks._bare_peer`` processes, the far end on the child CPU and the
 sending end on the measuring CPU (this process waits meanwhile). Everything
-is opened once per run and shared by the figures below. Ours and the baseline alternate (latencies in many short
-rounds, rates in whole rounds with a median), do the same amount of work,
-and a warm-up of each is discarded.
+is opened once per run and shared by the figures below. Ours and the
+baseline alternate (latencies in many short rounds, rates in whole rounds
+with a median), do the same amount of work, and a warm-up of each is
+discarded.
 
 * ``webrtc.call_rtt``: a full call of 16 bytes (envelope, gates, scheduler,
   reply) vs a bare DataChannel echo of 16 bytes. Target <= 1.3x at p50.
