@@ -39,10 +39,21 @@ class PendingCalls(Generic[T]):
 
         Checking the peer means a third party cannot answer someone else's call.
         """
-        entry = self._calls.get(request_id)
+        calls = self._calls
+        entry = calls.get(request_id)
         if entry is None or (peer is not None and entry[0] != peer):
             return None
-        del self._calls[request_id]
+        del calls[request_id]
+        # Drop answered calls from the top of the deadline heap now, so a busy
+        # caller's heap stays as small as its calls in flight instead of
+        # growing with every call until the first deadline passes.
+        heap = self._deadlines
+        while heap:
+            deadline, rid = heap[0]
+            live = calls.get(rid)
+            if live is not None and live[1] == deadline:
+                break
+            heapq.heappop(heap)
         return entry[2]
 
     def discard(self, request_id: str) -> None:

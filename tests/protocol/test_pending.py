@@ -64,3 +64,20 @@ def test_drain_empties() -> None:
     for i in range(5):
         p.add(f"r{i}", "a", float(i), i)
     assert len(p.drain()) == 5 and len(p) == 0 and p.next_deadline() is None
+
+
+def test_answered_calls_leave_the_deadline_heap() -> None:
+    """A busy caller's bookkeeping stays as small as its calls in flight."""
+    p: PendingCalls[int] = PendingCalls()
+    for i in range(10_000):  # one call at a time, each answered long before its deadline
+        p.add(f"r{i}", "a", 30.0 + i * 1e-4, i)
+        assert p.pop(f"r{i}", "a") == i
+    assert len(p._deadlines) == 0
+    # Answered calls behind a slow one wait for it, then leave together.
+    p.add("slow", "a", 30.0, -1)
+    for i in range(100):
+        p.add(f"q{i}", "a", 31.0 + i, i)
+        p.pop(f"q{i}", "a")
+    assert len(p._deadlines) == 101
+    p.pop("slow", "a")
+    assert len(p._deadlines) == 0 and p.next_deadline() is None
