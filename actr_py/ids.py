@@ -92,6 +92,20 @@ class ActorId:
     def __hash__(self) -> int:
         return self._hash
 
+    def __eq__(self, other: object) -> bool:
+        # Compared on every response (is it from the peer we called?): the
+        # generated __eq__ builds two tuples each time.
+        if self is other:
+            return True
+        if type(other) is not ActorId:
+            return NotImplemented
+        return (
+            self._hash == other._hash
+            and self.serial == other.serial
+            and self.realm == other.realm
+            and self.type == other.type
+        )
+
     @classmethod
     def parse(cls, text: str) -> ActorId:
         if not isinstance(text, str):

@@ -38,9 +38,11 @@ _REQUEST = package_pb2.DIRECTION_REQUEST
 _RPC = (PayloadType.RPC_RELIABLE, PayloadType.RPC_SIGNAL)
 _STREAMS = (PayloadType.STREAM_RELIABLE, PayloadType.STREAM_LATENCY_FIRST)
 
-#: (sender, payload type, envelope, the bytes it arrived as or None in process)
+#: (sender, payload type, envelope, the bytes it arrived as or None in process).
+#: Returns ``None`` when the request was taken without waiting (the common case:
+#: no coroutine is made per message), else something to await.
 RpcSink = Callable[
-    [ActorId, PayloadType, package_pb2.RpcEnvelope, bytes | None], Awaitable[None]
+    [ActorId, PayloadType, package_pb2.RpcEnvelope, bytes | None], Awaitable[None] | None
 ]
 ErrorReply = Callable[[ActorId, PayloadType, str, str, ActrError], Awaitable[None]]
 
@@ -79,7 +81,13 @@ class InboundGate:
             except ProtocolError as exc:
                 await self._bad_rpc(sender, payload_type, _salvage(data), exc)
                 return
-            await self._route_rpc(sender, payload_type, env, data)
+            if env.direction == _RESPONSE:
+                self._response(sender, env)
+                return
+            self.stats.requests += 1
+            waiting = self.rpc_sink(sender, payload_type, env, data)
+            if waiting is not None:
+                await waiting
         elif payload_type in _STREAMS:
             await self._stream(sender, payload_type, data)
         elif payload_type == PayloadType.MEDIA_RTP and self.media is not None:
@@ -87,33 +95,30 @@ class InboundGate:
         else:
             self._malformed(sender, payload_type, f"no inbound route for {payload_type!r}")
 
-    async def deliver_envelope(
+    def deliver_envelope(
         self, sender: ActorId, payload_type: PayloadType, env: package_pb2.RpcEnvelope
-    ) -> None:
-        """In-process peers hand over the envelope object; same checks, no parsing."""
+    ) -> Awaitable[None] | None:
+        """In-process peers hand over the envelope object; same checks, no parsing.
+
+        Synchronous where nothing waits (the in-process round trip makes no
+        coroutine here); otherwise returns what the caller must await.
+        """
         try:
             check_envelope(env)
         except ProtocolError as exc:
             answerable = env.direction == _REQUEST and bool(env.request_id)
-            await self._bad_rpc(sender, payload_type, env if answerable else None, exc)
-            return
-        await self._route_rpc(sender, payload_type, env, None)
-
-    async def _route_rpc(
-        self,
-        sender: ActorId,
-        payload_type: PayloadType,
-        env: package_pb2.RpcEnvelope,
-        raw: bytes | None,
-    ) -> None:
+            return self._bad_rpc(sender, payload_type, env if answerable else None, exc)
         if env.direction == _RESPONSE:
-            self.stats.responses += 1
-            if not self.pending.resolve(sender, env):
-                self.stats.late_responses += 1
-                log.debug("response %s from %s matches no pending call", env.request_id, sender)
-            return
+            self._response(sender, env)
+            return None
         self.stats.requests += 1
-        await self.rpc_sink(sender, payload_type, env, raw)
+        return self.rpc_sink(sender, payload_type, env, None)
+
+    def _response(self, sender: ActorId, env: package_pb2.RpcEnvelope) -> None:
+        self.stats.responses += 1
+        if not self.pending.resolve(sender, env):
+            self.stats.late_responses += 1
+            log.debug("response %s from %s matches no pending call", env.request_id, sender)
 
     async def _bad_rpc(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidId
@@ -47,7 +47,7 @@ class Context:
     def self_id(self) -> ActorId:
         return self._node.actor_id
 
-    async def call(
+    def call(
         self,
         dest: Dest | ActorId | str,
         route_key: str,
@@ -56,27 +56,30 @@ class Context:
         response_type: type | None = None,
         timeout: float | None = None,
         payload_type: PayloadType = PayloadType.RPC_RELIABLE,
-    ) -> Any:
-        """Call ``route_key`` on ``dest`` and return its decoded response.
+    ) -> Coroutine[Any, Any, Any]:
+        """Call ``route_key`` on ``dest``; awaiting it gives the decoded response.
 
         Raises the :class:`~actr_py.errors.RemoteError` subclass matching the
         error code: NotFound (404), BadRequest (400), InternalError (500),
         DeadlineExceeded (504), Unavailable (503)...
+
+        Returns the node's coroutine itself (await it, or make it a task): a
+        wrapper coroutine would cost a frame on every call.
         """
-        return await self._node._call(
+        return self._node._call(
             dest, route_key, request, response_type, timeout, payload_type, self._chain
         )
 
-    async def tell(
+    def tell(
         self,
         dest: Dest | ActorId | str,
         route_key: str,
         message: Any,
         *,
         payload_type: PayloadType = PayloadType.RPC_RELIABLE,
-    ) -> None:
-        """Send without waiting; the receiver never answers a tell."""
-        await self._node._tell(dest, route_key, message, payload_type, self._chain)
+    ) -> Coroutine[Any, Any, None]:
+        """Send without waiting; the receiver never answers a tell. Await the result."""
+        return self._node._tell(dest, route_key, message, payload_type, self._chain)
 
     async def discover(self, actr_type: ActrTypeName | str) -> ActorId:
         """One running actor of ``actr_type``; :class:`NotFound` when there is none."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ActrError, BadRequest, InternalError, NotFound, StateError
@@ -54,6 +55,8 @@ class Scheduler:
         self.handlers: dict[str, HandlerSpec] = workload.handler_specs()
         # Bound once: getattr per message would build a new bound method each time.
         self._bound = {key: getattr(workload, spec.attr) for key, spec in self.handlers.items()}
+        #: route key -> (spec, bound handler): one lookup per message.
+        self._routes = {key: (spec, self._bound[key]) for key, spec in self.handlers.items()}
         self._serial = SerialTurn()
         self._limits = {
             key: asyncio.Semaphore(spec.concurrency)
@@ -76,36 +79,49 @@ class Scheduler:
             self._pump(), name=f"actr-scheduler-{self.node.actor_id}"
         )
 
-    async def accept(
+    def accept(
         self,
         sender: ActorId,
         payload_type: PayloadType,
         env: package_pb2.RpcEnvelope,
         raw: bytes | None = None,
-    ) -> None:
-        """Inbound gate -> here, for every request and tell."""
-        msg = InboundMessage(sender, payload_type, env, raw=raw)
+    ) -> Awaitable[None] | None:
+        """Inbound gate -> here, for every request and tell.
+
+        Synchronous when the message is simply queued in memory (no coroutine
+        per message); otherwise returns what the gate must await.
+        """
+        msg = InboundMessage(sender, payload_type, env, None, raw)
         if not self._accepting:
-            await self._refuse(msg, StateError(f"actor {self.node.actor_id} is stopping", code=503))
-            return
+            return self._refuse(
+                msg, StateError(f"actor {self.node.actor_id} is stopping", code=503)
+            )
         if self._chains and _routing(env)[1] in self._chains:
             self._spawn(self._run(msg))
-            return
+            return None
+        if self._durable:
+            return self._accept_durable(msg)
         try:
-            if self._durable:
-                duplicate = await self.mailbox.enqueue(msg)
-            else:
-                self.mailbox.put_nowait(msg)
-                return
+            self.mailbox.put_nowait(msg)
         except MailboxFull as exc:
-            await self._refuse(msg, exc)
-            self._spawn(
-                self.workload.on_mailbox_backpressure(self.mailbox.depth(), self.mailbox.capacity)
-            )
+            return self._full(msg, exc)
+        return None
+
+    async def _accept_durable(self, msg: InboundMessage) -> None:
+        try:
+            duplicate = await self.mailbox.enqueue(msg)
+        except MailboxFull as exc:
+            await self._full(msg, exc)
             return
-        if duplicate is not None and env.direction == _REQUEST:
+        if duplicate is not None and msg.envelope.direction == _REQUEST:
             # Already answered before a crash or retry: resend the remembered reply.
-            await self.node._send_reply(sender, payload_type, duplicate)
+            await self.node._send_reply(msg.sender, msg.payload_type, duplicate)
+
+    async def _full(self, msg: InboundMessage, exc: MailboxFull) -> None:
+        await self._refuse(msg, exc)
+        self._spawn(
+            self.workload.on_mailbox_backpressure(self.mailbox.depth(), self.mailbox.capacity)
+        )
 
     async def _refuse(self, msg: InboundMessage, exc: ActrError) -> None:
         if msg.envelope.direction == _REQUEST:
@@ -119,9 +135,14 @@ class Scheduler:
     async def _pump(self) -> None:
         mailbox = self.mailbox
         serial = self._serial
+        limits = self._limits
+        # In memory, a waiting message is taken without a coroutine per message.
+        pop = None if self._durable else mailbox.pop_nowait
         while True:
-            msg = await mailbox.next()
-            limit = self._limits.get(msg.envelope.route_key)
+            msg = pop() if pop is not None else None
+            if msg is None:
+                msg = await mailbox.next()
+            limit = limits.get(msg.envelope.route_key) if limits else None
             try:
                 if limit is not None:
                     await limit.acquire()
@@ -164,19 +185,20 @@ class Scheduler:
         crashed = False
         ctx = Context(self.node, msg.sender, env.request_id, chain)
         try:
-            spec = self.handlers.get(env.route_key)
-            if spec is None:
+            route = self._routes.get(env.route_key)
+            if route is None:
                 poison = "unknown_route"
                 raise NotFound(f"no handler for route {env.route_key!r} on {self.node.actor_id}")
+            spec, fn = route
             try:
                 request = decode_payload(env.payload, ctype, spec.request_type)
             except BadRequest:
                 poison = "undecodable"
                 raise
             if spec.is_async:
-                result = await self._bound[spec.route_key](ctx, request)
+                result = await fn(ctx, request)
             else:
-                result = self._bound[spec.route_key](ctx, request)
+                result = fn(ctx, request)
             if is_request:
                 try:
                     payload, rtype = encode_payload(result)
@@ -205,7 +227,10 @@ class Scheduler:
         if self._durable:
             await self._settle_durable(msg, reply if is_request else None, failure, poison, crashed)
         elif reply is not None and is_request:
-            await self.node._send_reply(msg.sender, msg.payload_type, reply)
+            try:
+                await self.node.out_gate.send_envelope(msg.sender, msg.payload_type, reply)
+            except ActrError as exc:
+                log.info("reply to %s not delivered: %s", msg.sender, exc.message)
         if failure is not None:
             await self._report(ctx, failure)
 

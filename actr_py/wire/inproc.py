@@ -21,7 +21,11 @@ from ..proto import package_pb2
 from .base import FrameHandler, WireConnection
 
 #: Receives an RpcEnvelope object from an in-process peer (no serialization).
-EnvelopeHandler = Callable[[ActorId, PayloadType, package_pb2.RpcEnvelope], Awaitable[None]]
+#: Takes an envelope object from an in-process peer; returns ``None`` when it was
+#: handled without waiting, else an awaitable (an async function also fits).
+EnvelopeHandler = Callable[
+    [ActorId, PayloadType, package_pb2.RpcEnvelope], Awaitable[None] | None
+]
 
 __all__ = ["EnvelopeHandler", "InprocConnection", "InprocHub", "default_hub"]
 
@@ -54,7 +58,9 @@ class InprocConnection(WireConnection):
     ) -> None:
         if self._closed:
             raise Unavailable(f"actor {self.peer_id} has stopped")
-        await self._deliver_envelope(self._self_id, payload_type, envelope)
+        waiting = self._deliver_envelope(self._self_id, payload_type, envelope)
+        if waiting is not None:
+            await waiting
 
     async def close(self, reason: str = "") -> None:
         self._mark_closed(Unavailable(reason or f"link to {self.peer_id} closed"))
