@@ -83,6 +83,7 @@ class Mailbox:
         self._on_drained = on_drained
         self._dead_count = dead_letters
         self._forgotten_upto = core.dedup.evicted_upto
+        self._forget_queued = False
         self._accepted = 0
         self._completed = 0
         self._failed = 0
@@ -583,15 +584,23 @@ class Mailbox:
     def _housekeep(self) -> None:
         """Report water-mark crossings and drop evicted dedup rows with the next batch."""
         core = self._core
-        upto = core.dedup.evicted_upto
-        if upto > self._forgotten_upto:
-            self._forgotten_upto = upto
-            self._commit.defer(lambda s: s.forget_upto(upto))
+        if core.dedup.evicted_upto > self._forgotten_upto and not self._forget_queued:
+            # One range delete per batch, up to whatever was evicted when it runs.
+            self._forget_queued = True
+            self._commit.defer(self._forget)
         if core.events:
             for kind, depth in core.take_events():
                 callback = self._on_backpressure if kind == "full" else self._on_drained
                 if callback is not None:
                     self._safe_call(callback, depth, core.capacity)
+
+    def _forget(self, store: Store) -> None:
+        self._forget_queued = False
+        upto = self._core.dedup.evicted_upto
+        if upto > self._forgotten_upto:
+            # A rolled-back batch needs no retry: the next range covers it.
+            store.forget_upto(upto)
+            self._forgotten_upto = upto
 
     @staticmethod
     def _safe_call(callback: WaterMarkCallback, *args: Any) -> None:

@@ -160,6 +160,14 @@ class Store:
         # One long-lived cursor: Connection.execute makes a new cursor per call,
         # which costs more than the statement itself for these small rows.
         self._cur = conn.cursor()
+        # Hot-path writes of the open transaction, run as one executemany per
+        # kind before any other statement and before COMMIT. No two of them
+        # touch the same row in one batch (a row is inserted, marked and deleted
+        # in different transactions), so running them grouped changes nothing.
+        self._inserts: list[tuple[object, ...]] = []
+        self._marks: list[tuple[int, int]] = []
+        self._deletes: list[tuple[int]] = []
+        self._answers: list[tuple[object, ...]] = []
 
     @property
     def in_memory(self) -> bool:
@@ -171,11 +179,29 @@ class Store:
         self._cur.execute("BEGIN IMMEDIATE")
 
     def commit(self) -> None:
+        self.flush()
         self._cur.execute("COMMIT")
 
     def rollback(self) -> None:
+        self._inserts, self._marks, self._deletes, self._answers = [], [], [], []
         if self._conn.in_transaction:
             self._cur.execute("ROLLBACK")
+
+    def flush(self) -> None:
+        """Run the buffered writes; every other statement calls this first."""
+        cur = self._cur
+        if self._inserts:
+            rows, self._inserts = self._inserts, []
+            cur.executemany(_INSERT, rows)
+        if self._marks:
+            marks, self._marks = self._marks, []
+            cur.executemany(_MARK, marks)
+        if self._deletes:
+            deletes, self._deletes = self._deletes, []
+            cur.executemany(_DELETE, deletes)
+        if self._answers:
+            answers, self._answers = self._answers, []
+            cur.executemany(_ANSWER, answers)
 
     def close(self) -> None:
         try:
@@ -231,18 +257,20 @@ class Store:
         envelope: bytes,
         enqueued_at: float,
     ) -> None:
-        self._cur.execute(
-            _INSERT, (seq, priority, sender, payload_type, request_id, envelope, enqueued_at)
+        self._inserts.append(
+            (seq, priority, sender, payload_type, request_id, envelope, enqueued_at)
         )
 
     def mark_in_flight(self, seq: int, attempts: int, read_envelope: bool) -> bytes | None:
-        # No RETURNING: it needs SQLite 3.35, older than some supported systems ship.
-        self._cur.execute(_MARK, (attempts, seq))
+        self._marks.append((attempts, seq))
         if not read_envelope:
             return None
+        self.flush()
+        # No RETURNING: it needs SQLite 3.35, older than some supported systems ship.
         return self._cur.execute(_ENVELOPE, (seq,)).fetchone()[0]
 
     def requeue(self, seq: int, attempts: int) -> None:
+        self.flush()
         self._cur.execute(_REQUEUE, (attempts, seq))
 
     def complete(
@@ -254,21 +282,23 @@ class Store:
         response: bytes | None,
         at: float,
     ) -> None:
-        cur = self._cur
-        cur.execute(_DELETE, (seq,))
-        cur.execute(_ANSWER, (token, sender, request_id, response, at))
+        self._deletes.append((seq,))
+        self._answers.append((token, sender, request_id, response, at))
 
     def forget_upto(self, token: int) -> None:
         """Drop remembered answers up to ``token`` (see :class:`DedupWindow`)."""
+        self.flush()
         self._cur.execute("DELETE FROM answered WHERE id <= ?", (token,))
 
     def lookup_answer(self, token: int) -> bytes | None:
+        self.flush()
         row = self._cur.execute("SELECT response FROM answered WHERE id = ?", (token,)).fetchone()
         return None if row is None else row[0]
 
     # ---- dead letters -------------------------------------------------------
 
     def to_dead(self, seq: int, category: str, message: str, at: float) -> int:
+        self.flush()
         cur = self._cur
         dead_id = cur.execute(_TO_DEAD, (category, message, at, seq)).lastrowid or 0
         cur.execute(_DELETE, (seq,))
@@ -285,6 +315,7 @@ class Store:
         message: str,
         at: float,
     ) -> int:
+        self.flush()
         self._cur.execute(
             _RAW_DEAD,
             (priority, sender, payload_type, request_id, envelope, at, category, message, at),
@@ -292,6 +323,7 @@ class Store:
         return self._cur.lastrowid or 0
 
     def list_dead(self, limit: int, offset: int) -> list[DeadLetter]:
+        self.flush()
         rows = self._cur.execute(
             f"SELECT {_DEAD_COLUMNS} FROM dead_letters ORDER BY id LIMIT ? OFFSET ?",
             (limit, offset),
@@ -299,12 +331,14 @@ class Store:
         return [DeadLetter(*row) for row in rows]
 
     def get_dead(self, dead_id: int) -> DeadLetter | None:
+        self.flush()
         row = self._cur.execute(
             f"SELECT {_DEAD_COLUMNS} FROM dead_letters WHERE id = ?", (dead_id,)
         ).fetchone()
         return None if row is None else DeadLetter(*row)
 
     def redrive_candidates(self, dead_id: int | None) -> list[RedriveCandidate]:
+        self.flush()
         sql = (
             "SELECT id, priority, sender, payload_type, request_id, enqueued_at"
             " FROM dead_letters WHERE seq IS NOT NULL"
@@ -318,6 +352,7 @@ class Store:
 
     def redrive(self, moves: Iterable[tuple[int, int]]) -> list[int]:
         """Move dead letters back as (new seq, dead id); returns the ids moved."""
+        self.flush()
         cur = self._cur
         moved = []
         for seq, dead_id in moves:
@@ -327,6 +362,7 @@ class Store:
         return moved
 
     def purge(self, dead_id: int | None) -> int:
+        self.flush()
         if dead_id is None:
             return self._cur.execute("DELETE FROM dead_letters").rowcount
         return self._cur.execute("DELETE FROM dead_letters WHERE id = ?", (dead_id,)).rowcount
