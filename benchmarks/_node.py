@@ -19,6 +19,7 @@ stdin closes (protocol in :mod:`benchmarks._procs`).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -97,5 +98,21 @@ async def main(argv: list[str]) -> None:
         await ref.shutdown()
 
 
+def _profiled(argv: list[str]) -> None:
+    """``ACTR_BENCH_PROFILE=FILE``: cProfile the whole node, stats written to FILE at exit."""
+    import cProfile
+
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        actr_loop.run(main(argv))
+    finally:
+        prof.disable()
+        prof.dump_stats(os.environ["ACTR_BENCH_PROFILE"])
+
+
 if __name__ == "__main__":
-    actr_loop.run(main(sys.argv[1:]))
+    if os.environ.get("ACTR_BENCH_PROFILE"):
+        _profiled(sys.argv[1:])
+    else:
+        actr_loop.run(main(sys.argv[1:]))

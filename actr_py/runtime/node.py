@@ -245,9 +245,12 @@ class ActrNode:
         payload_type: PayloadType,
         chain: str | None,
     ) -> Any:
-        target = self._target(dest)
-        if target is None:
-            return await self._shell_call(route_key, request)
+        if dest.__class__ is ActorId and self._can_send:
+            target: ActorId | None = dest  # type: ignore[assignment]
+        else:
+            target = self._target(dest)
+            if target is None:
+                return await self._shell_call(route_key, request)
         if timeout is None:
             timeout = self.config.call_timeout
         elif timeout <= 0:
@@ -278,10 +281,13 @@ class ActrNode:
         payload_type: PayloadType,
         chain: str | None,
     ) -> None:
-        target = self._target(dest)
-        if target is None:
-            await self._shell_call(route_key, message)
-            return
+        if dest.__class__ is ActorId and self._can_send:
+            target: ActorId | None = dest  # type: ignore[assignment]
+        else:
+            target = self._target(dest)
+            if target is None:
+                await self._shell_call(route_key, message)
+                return
         payload, ctype = encode_payload(message)
         env = self._factory.request(route_key, payload, ctype, 0, chain, tell=True)
         await self.out_gate.send_envelope(target, payload_type, env)

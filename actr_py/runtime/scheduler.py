@@ -146,8 +146,10 @@ class Scheduler:
             try:
                 if limit is not None:
                     await limit.acquire()
-                elif not serial.try_acquire():
+                elif serial._held or serial._waiters:
                     await serial.acquire()
+                else:
+                    serial._held = True  # try_acquire() inlined: once per message
             except asyncio.CancelledError:
                 self._orphans.append(msg)  # taken from the mailbox, never started
                 raise
