@@ -53,6 +53,7 @@ class GroupCommitter:
         self._idle = asyncio.Event()
         self._idle.set()
         self._checkpointer: Checkpointer | None = None
+        self._after: list[Callable[[], None]] = []
         if not store.in_memory:
             self._checkpointer = Checkpointer(
                 store.path, self._loop, pause=self._pause, resume=self._resume
@@ -81,6 +82,18 @@ class GroupCommitter:
     def defer(self, apply: Apply) -> None:
         """Queue housekeeping that rides along with the next batch, whenever it runs."""
         self._ops.append((apply, None, None, None))
+
+    def after_batch(self, fn: Callable[[], None]) -> None:
+        """From a commit callback: run ``fn`` once the tasks this batch wakes have run.
+
+        ``fn`` is scheduled after the batch's futures are resolved, so it runs
+        in the next loop iteration after their tasks' next steps.
+        """
+        self._after.append(fn)
+
+    def kick(self) -> None:
+        """Flush what :meth:`defer` queued without waiting for another submit."""
+        self._kick()
 
     async def drain(self) -> None:
         """Wait until everything queued so far has committed (or failed)."""
@@ -163,6 +176,10 @@ class GroupCommitter:
                         self._callback_failed(exc)
                 if future is not None and not future.done():
                     future.set_result(result)
+        if self._after:
+            after, self._after = self._after, []
+            for fn in after:
+                self._loop.call_soon(fn)
         self._kick()
         self._set_idle()
 

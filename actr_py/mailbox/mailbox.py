@@ -78,6 +78,9 @@ class Mailbox:
         self._commit = committer
         self._clock = core.clock
         self._waiters: deque[asyncio.Future[None]] = deque()
+        #: Deliveries already marked in flight, for the next calls to next().
+        self._ready: deque[tuple[Record, bytes]] = deque()
+        self._unclaimed_check = False
         self._closed = False
         self._on_backpressure = on_backpressure
         self._on_drained = on_drained
@@ -189,6 +192,8 @@ class Mailbox:
         if self._closed:
             return
         self._closed = True
+        while self._ready:
+            self._release(self._ready.popleft()[0])
         closed = StateError("mailbox closed")
         while self._waiters:
             waiter = self._waiters.popleft()
@@ -279,8 +284,16 @@ class Mailbox:
         consumers sleep until a commit makes a message available.
         """
         core = self._core
+        ready = self._ready
         while True:
             self._check_open()
+            if ready:
+                rec, envelope = ready[0]
+                head = core.ready.peek()
+                # A message that arrived or came back since it was marked may outrank it.
+                if head is None or (-rec.priority, rec.seq) < (-head.priority, head.seq):
+                    ready.popleft()
+                    return rec.entry(envelope)
             taken = core.take()
             if taken is not None:
                 break
@@ -327,6 +340,28 @@ class Mailbox:
         self._core.untake(rec)
         self._wake()
 
+    def _premarked(self, rec: Record, envelope: bytes) -> None:
+        """A delivery marked in flight ahead of demand, along with an ack.
+
+        The next ``next()`` returns it without a commit of its own. One still
+        unclaimed when the consumers woken by that commit have run goes back to
+        the queue, so it stays counted for no longer than a delivery waiting
+        for its consumer to start, and a waiting consumer is woken to take it.
+        """
+        self._ready.append((rec, envelope))
+        self._wake()
+        if not self._unclaimed_check:
+            self._unclaimed_check = True
+            self._commit.after_batch(self._give_back_unclaimed)
+
+    def _give_back_unclaimed(self) -> None:
+        self._unclaimed_check = False
+        ready = self._ready
+        if ready and not self._closed:
+            while ready:
+                self._release(ready.popleft()[0])
+            self._commit.kick()
+
     def _release(self, rec: Record) -> None:
         """Undo a delivery whose consumer went away before seeing it."""
         self._core.untake(rec)
@@ -355,17 +390,31 @@ class Mailbox:
         rec = core.settle(entry.seq, entry.attempts)
         seq, sender, request_id = rec.seq, rec.sender, rec.request_id
         token, at = core.dedup.reserve_token(), self._clock()
+        # The consumer will most likely ask for the next message as soon as this
+        # returns: mark it in flight in this same transaction (see _premarked).
+        taken = core.take() if core.ready and not self._closed else None
 
-        def committed(_: object) -> None:
+        def apply(s: Store) -> bytes | None:
+            s.complete(seq, token, sender, request_id, response, at)
+            if taken is None:
+                return None
+            nxt, envelope = taken
+            return s.mark_in_flight(nxt.seq, nxt.attempts, envelope is None)
+
+        def committed(read: bytes | None) -> None:
             self._completed += 1
             core.completed(rec, token, at)
+            if taken is not None:
+                nxt, envelope = taken
+                self._premarked(nxt, read if envelope is None else envelope)
             self._housekeep()
 
-        await self._commit.submit(
-            lambda s: s.complete(seq, token, sender, request_id, response, at),
-            committed,
-            lambda: core.unsettle(rec),
-        )
+        def aborted() -> None:
+            core.unsettle(rec)
+            if taken is not None:
+                self._untake(taken[0])
+
+        await self._commit.submit(apply, committed, aborted)
 
     async def fail(self, entry: MailboxEntry, category: str, message: str) -> bool:
         """Record a failed attempt; True when that was the last and it is now a dead letter.
@@ -545,7 +594,8 @@ class Mailbox:
         return self._core.depth
 
     def in_flight(self) -> int:
-        return len(self._core.in_flight)
+        """Messages handed out and not settled (those marked ahead of demand are queued)."""
+        return len(self._core.in_flight) - len(self._ready)
 
     @property
     def capacity(self) -> int:
@@ -560,8 +610,8 @@ class Mailbox:
         return MailboxStats(
             capacity=core.capacity,
             depth=core.depth,
-            queued=len(core.ready),
-            in_flight=len(core.in_flight),
+            queued=len(core.ready) + len(self._ready),
+            in_flight=len(core.in_flight) - len(self._ready),
             dead_letters=self._dead_count,
             remembered=len(core.dedup),
             accepted=self._accepted,
