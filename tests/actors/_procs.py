@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import sys
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from actr_py import ActorId
-
-_ROOT = Path(__file__).resolve().parents[2]
+from tests.support.procs import ready_process
 
 
 @dataclass
@@ -43,25 +39,7 @@ class HostProcess:
 
 @contextlib.asynccontextmanager
 async def host_process(*args: str, timeout: float = 30.0) -> AsyncIterator[HostProcess]:
-    env = dict(os.environ, PYTHONPATH=str(_ROOT))
-    log = tempfile.NamedTemporaryFile(prefix="actr-actors-", suffix=".log", delete=False)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.actors.host_main", *args,
-        cwd=_ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=log,
-    )
-    try:
-        assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), timeout)
-        if not line.startswith(b"READY "):
-            await asyncio.sleep(0.2)
-            err = await asyncio.to_thread(Path(log.name).read_text, errors="replace")
-            raise RuntimeError(f"actor host did not start: {line!r}\n{err[-3000:]}")
-        _, actor, gateway = line.decode().split()
-        yield HostProcess(proc, ActorId.parse(actor), gateway, log.name)
-    finally:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGKILL)
-            await proc.wait()
-        log.close()
-        os.unlink(log.name)
+    async with ready_process(
+        "tests.actors.host_main", *args, what="actor host", timeout=timeout
+    ) as (proc, (actor, gateway), log_path):
+        yield HostProcess(proc, ActorId.parse(actor), gateway, log_path)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 
 from actr_py import ActrConfig, ActrSystem, ActrTypeName
 from actr_py.actors import ActorHost
 from actr_py.config import AclRuleConfig
 from tests.actors._actors import ALL
+from tests.support.procs import serve_until_terminated
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -43,14 +43,7 @@ async def main(argv: list[str]) -> None:
     host = ActorHost(ALL, storage=args.storage, save_interval=args.save_interval,
                      gateway=args.gateway or None)
     ref = await host.attach(ActrSystem(config)).start()
-    print(f"READY {ref.actor_id} {host.gateway_url or '-'}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await ref.shutdown()
-    print("STOPPED", flush=True)
+    await serve_until_terminated(ref, str(ref.actor_id), host.gateway_url or "-")
 
 
 if __name__ == "__main__":

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 
 from actr_py import ActrConfig, ActrSystem, ActrTypeName
 from actr_py.config import AclRuleConfig
 
+from .procs import serve_until_terminated
 from .workloads import WORKLOADS
 
 
@@ -50,14 +50,7 @@ async def main(argv: list[str]) -> None:
     node = ActrSystem(config).attach(WORKLOADS[args.workload]())
     ref = await node.start()
     listener = node.network.listener if node.network else None
-    print(f"READY {ref.actor_id} {listener.address if listener else '-'}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await ref.shutdown()
-    print("STOPPED", flush=True)
+    await serve_until_terminated(ref, str(ref.actor_id), listener.address if listener else "-")
 
 
 if __name__ == "__main__":
