@@ -42,6 +42,7 @@ from aiortc import RTCPeerConnection
 from aiortc.rtcicetransport import RTCIceGatherer
 
 from ...errors import ConfigError, StateError
+from .versions import require_tested
 
 __all__ = [
     "TESTED_AIOICE",
@@ -60,23 +61,12 @@ _MARK = "_actr_py_ice_addresses"
 logger = logging.getLogger(__name__)
 
 
-def _version(text: str) -> tuple[int, int]:
-    parts = text.split(".")
-    try:
-        return int(parts[0]), int(parts[1])
-    except (IndexError, ValueError):
-        return (-1, -1)
-
-
 def check_supported(version: str | None = None) -> None:
     """Raise ConfigError unless address restriction is known to work here."""
     found = version if version is not None else getattr(aioice, "__version__", "?")
-    if _version(found) not in TESTED_AIOICE:
-        tested = ", ".join(f"{a}.{b}" for a, b in sorted(TESTED_AIOICE))
-        raise ConfigError(
-            f"webrtc.ice_addresses: aioice {found} is untested (tested: {tested}); "
-            "check actr_py/wire/webrtc/gathering.py against it and extend TESTED_AIOICE"
-        )
+    require_tested(
+        "webrtc.ice_addresses", "aioice", found, TESTED_AIOICE, "actr_py/wire/webrtc/gathering.py"
+    )
     params = inspect.signature(aioice.Connection.get_component_candidates).parameters
     if "addresses" not in params:
         raise ConfigError(

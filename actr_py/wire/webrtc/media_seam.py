@@ -58,6 +58,7 @@ from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtp import RtpPacket
 
 from ...errors import ConfigError
+from .versions import require_tested
 
 __all__ = [
     "TESTED_AIORTC",
@@ -169,14 +170,6 @@ class _TapJitterBuffer:
         return JitterFrame(data=b"".join(parts), timestamp=timestamp)
 
 
-def _version(text: str) -> tuple[int, int]:
-    parts = text.split(".")
-    try:
-        return int(parts[0]), int(parts[1])
-    except (IndexError, ValueError):
-        return (-1, -1)
-
-
 def _source(fn: Any) -> str:
     try:
         return inspect.getsource(fn)
@@ -187,12 +180,7 @@ def _source(fn: Any) -> str:
 def check_supported(version: str | None = None) -> None:
     """Raise ConfigError unless every seam is known to work with this aiortc."""
     found = version if version is not None else getattr(aiortc, "__version__", "?")
-    if _version(found) not in TESTED_AIORTC:
-        tested = ", ".join(f"{a}.{b}" for a, b in sorted(TESTED_AIORTC))
-        raise ConfigError(
-            f"media: aiortc {found} is untested (tested: {tested}); check "
-            "actr_py/wire/webrtc/media_seam.py against it and extend TESTED_AIORTC"
-        )
+    require_tested("media", "aiortc", found, TESTED_AIORTC, "actr_py/wire/webrtc/media_seam.py")
     problems = []
     handle_rtp = _source(RTCRtpReceiver._handle_rtp_packet)
     if "self.__jitter_buffer.add(packet)" not in handle_rtp:

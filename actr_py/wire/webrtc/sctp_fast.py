@@ -78,6 +78,7 @@ from google_crc32c import value as _crc32c
 from ...errors import ConfigError
 from ..eager import start_eagerly
 from .gathering import TESTED_AIOICE
+from .versions import require_tested
 
 __all__ = [
     "SACK_DELAY",
@@ -142,14 +143,6 @@ _REQUIRED_METHODS = (
 )
 
 
-def _version(text: str) -> tuple[int, int]:
-    parts = text.split(".")
-    try:
-        return int(parts[0]), int(parts[1])
-    except (IndexError, ValueError):
-        return (-1, -1)
-
-
 def check_supported(version: str | None = None, aioice_version: str | None = None) -> None:
     """Raise ConfigError unless the installed (or given) aiortc and aioice are ones we know.
 
@@ -157,17 +150,13 @@ def check_supported(version: str | None = None, aioice_version: str | None = Non
     ICE pair's socket (see ``FastSctpTransport._actr_write``).
     """
     found = version if version is not None else getattr(aiortc, "__version__", "?")
-    if _version(found) not in TESTED_AIORTC:
-        tested = ", ".join(f"{a}.{b}" for a, b in sorted(TESTED_AIORTC))
-        raise ConfigError(
-            f"fast SCTP: aiortc {found} is untested (tested: {tested}); check "
-            "actr_py/wire/webrtc/sctp_fast.py against it and extend TESTED_AIORTC"
-        )
+    require_tested(
+        "fast SCTP", "aiortc", found, TESTED_AIORTC, "actr_py/wire/webrtc/sctp_fast.py"
+    )
     ice = aioice_version if aioice_version is not None else getattr(aioice, "__version__", "?")
-    if _version(ice) not in TESTED_AIOICE:
-        raise ConfigError(
-            f"fast SCTP: aioice {ice} is untested; check sctp_fast.py and gathering.py against it"
-        )
+    require_tested(
+        "fast SCTP", "aioice", ice, TESTED_AIOICE, "actr_py/wire/webrtc/sctp_fast.py"
+    )
     missing = [m for m in _REQUIRED_METHODS if not callable(getattr(RTCSctpTransport, m, None))]
     if missing:
         raise ConfigError(f"fast SCTP: aiortc's RTCSctpTransport lacks {', '.join(missing)}")
