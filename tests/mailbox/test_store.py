@@ -95,3 +95,12 @@ def test_buffered_writes_run_before_any_other_statement(tmp_path: Path) -> None:
         assert store.get_dead(dead) is not None
     finally:
         store.close()
+
+
+def test_deleted_rows_are_zeroed_without_writing_freed_pages_again(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "m.db"))
+    try:
+        # 2 = FAST: not 1 (a distribution's default), which rewrites freed pages.
+        assert store._cur.execute("PRAGMA secure_delete").fetchone() == (2,)
+    finally:
+        store.close()
