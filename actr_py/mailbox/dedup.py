@@ -30,6 +30,7 @@ class DedupWindow:
 
     __slots__ = (
         "_clock",
+        "_horizon",
         "_keys",
         "_last_token",
         "evicted_upto",
@@ -46,6 +47,9 @@ class DedupWindow:
         self._clock = clock
         # Insertion order is token order, so the oldest key is always first.
         self._keys: OrderedDict[DedupKey, tuple[float, int]] = OrderedDict()
+        #: Answer time of the first (oldest) key: nothing expires before
+        #: ``_horizon + max_age``, so most calls to :meth:`expire` stop at once.
+        self._horizon = float("inf")
         #: Highest token evicted so far (0: none).
         self.evicted_upto = 0
         self.next_token = 1
@@ -74,37 +78,50 @@ class DedupWindow:
         if token <= self._last_token:
             raise ValueError(f"token {token} remembered after {self._last_token}")
         self._last_token = token
-        self._keys[key] = (self._clock() if at is None else at, token)
-        self._keys.move_to_end(key)
-        self._trim_count()
+        keys = self._keys
+        if key in keys:  # rare: answered again after a redrive
+            del keys[key]
+            self._horizon = next(iter(keys.values()))[0] if keys else float("inf")
+        keys[key] = (self._clock() if at is None else at, token)
+        if len(keys) > self.max_entries:
+            self._trim_count()
+        elif len(keys) == 1:
+            self._horizon = keys[key][0]
 
     def lookup(self, key: DedupKey) -> int | None:
         """The token of ``key``'s answer while it is inside the window, else None."""
-        self.expire()
+        now = self._clock()
+        self._expire(now)
         found = self._keys.get(key)
         # A wall clock that stepped back can leave an old key behind a newer one.
-        if found is None or self._clock() - found[0] > self.max_age:
+        if found is None or now - found[0] > self.max_age:
             return None
         return found[1]
 
     def expire(self) -> None:
         """Evict keys older than ``max_age``."""
-        keys = self._keys
-        if not keys:
+        self._expire(self._clock())
+
+    def _expire(self, now: float) -> None:
+        cutoff = now - self.max_age
+        if self._horizon >= cutoff:
             return
-        cutoff = self._clock() - self.max_age
+        keys = self._keys
         while keys:
             key, (at, token) = next(iter(keys.items()))
             if at >= cutoff:
-                break
+                self._horizon = at
+                return
             del keys[key]
             self._evict(token)
+        self._horizon = float("inf")
 
     def _trim_count(self) -> None:
         keys = self._keys
         while len(keys) > self.max_entries:
             _, (_, token) = keys.popitem(last=False)
             self._evict(token)
+        self._horizon = next(iter(keys.values()))[0] if keys else float("inf")
 
     def _evict(self, token: int) -> None:
         if token > self.evicted_upto:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import pytest
 
 from actr_py.mailbox.dedup import DedupWindow
@@ -105,3 +107,37 @@ def test_rejects_negative_bounds(clock: FakeClock) -> None:
         DedupWindow(-1, 1.0, clock)
     with pytest.raises(ValueError):
         DedupWindow(1, -1.0, clock)
+
+
+def test_expiry_follows_the_oldest_key_as_it_changes(clock: FakeClock) -> None:
+    w = window(clock, entries=3, age=10.0)
+    remember(w, ("a", "r1"))
+    clock.advance(5)
+    remember(w, ("a", "r2"))
+    clock.advance(5)
+    remember(w, ("a", "r1"))  # answered again: r2 is now the oldest
+    clock.advance(6)  # r2 is 11 s old, r1 6
+    assert w.lookup(("a", "r2")) is None and w.lookup(("a", "r1")) is not None
+    assert len(w) == 1
+    for i in range(3, 7):  # the count bound evicts r1 first
+        remember(w, ("a", f"r{i}"))
+    assert w.lookup(("a", "r1")) is None and len(w) == 3
+    clock.advance(10.5)
+    assert w.lookup(("a", "r6")) is None and len(w) == 0
+
+
+def test_lookups_with_nothing_to_expire_do_not_scan(clock: FakeClock) -> None:
+    class Counting(OrderedDict):  # type: ignore[type-arg]
+        scans = 0
+
+        def items(self):  # type: ignore[no-untyped-def]
+            Counting.scans += 1
+            return super().items()
+
+    w = window(clock, entries=1000, age=60.0)
+    w._keys = Counting()
+    for i in range(100):
+        remember(w, ("a", f"r{i}"))
+    for i in range(100):
+        assert w.lookup(("a", f"r{i}")) is not None
+    assert Counting.scans == 0
