@@ -158,6 +158,7 @@ class Mailbox:
                 if row.in_flight and core.abandoned_too_often(row.attempts):
                     store.to_dead(
                         row.seq,
+                        row.attempts,
                         ABANDONED,
                         f"delivered {row.attempts} times, never finished; in flight when"
                         " the process stopped",
@@ -365,8 +366,8 @@ class Mailbox:
     def _release(self, rec: Record) -> None:
         """Undo a delivery whose consumer went away before seeing it."""
         self._core.untake(rec)
-        seq, attempts = rec.seq, rec.attempts
-        self._commit.defer(lambda s: s.requeue(seq, attempts))
+        seq = rec.seq
+        self._commit.defer(lambda s: s.unmark(seq))
         self._wake()
 
     def _wake(self) -> None:
@@ -448,16 +449,14 @@ class Mailbox:
         self._check_open()
         core = self._core
         rec = core.settle(entry.seq, entry.attempts)
-        seq, attempts = rec.seq, rec.attempts - 1
+        seq = rec.seq
 
         def committed(_: object) -> None:
             core.unsettle(rec)
             core.untake(rec)
             self._wake()
 
-        await self._commit.submit(
-            lambda s: s.requeue(seq, attempts), committed, lambda: core.unsettle(rec)
-        )
+        await self._commit.submit(lambda s: s.unmark(seq), committed, lambda: core.unsettle(rec))
 
     async def dead_letter(self, entry: MailboxEntry, category: str, message: str) -> int:
         """Move an in-flight message to dead letters now, whatever its attempts.
@@ -501,7 +500,7 @@ class Mailbox:
 
     async def _to_dead(self, rec: Record, category: str, message: str) -> int:
         core = self._core
-        seq, at = rec.seq, self._clock()
+        seq, attempts, at = rec.seq, rec.attempts, self._clock()
 
         def committed(_: object) -> None:
             self._dead_count += 1
@@ -510,7 +509,7 @@ class Mailbox:
             self._housekeep()
 
         return await self._commit.submit(
-            lambda s: s.to_dead(seq, category, message, at),
+            lambda s: s.to_dead(seq, attempts, category, message, at),
             committed,
             lambda: core.unsettle(rec),
         )

@@ -22,19 +22,25 @@ from .types import DeadLetter
 
 __all__ = ["LoadedRow", "RedriveCandidate", "Store"]
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 
+# Version 2 keeps in-flight marks out of the message rows: marking a 1 KiB row
+# rewrote its page, a page the ack then rewrote again; a small in_flight row
+# costs a fraction of that (see docs/mailbox.md).
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
+CREATE TABLE IF NOT EXISTS queue (
     seq          INTEGER PRIMARY KEY,  -- arrival order; never changes
     priority     INTEGER NOT NULL,     -- higher first
     sender       TEXT    NOT NULL,
     payload_type INTEGER NOT NULL,
     request_id   TEXT    NOT NULL,
     envelope     BLOB    NOT NULL,
-    attempts     INTEGER NOT NULL,     -- deliveries so far
-    state        TEXT    NOT NULL CHECK (state IN ('queued', 'in_flight')),
+    attempts     INTEGER NOT NULL,     -- deliveries counted when it was last queued
     enqueued_at  REAL    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS in_flight (
+    seq      INTEGER PRIMARY KEY,      -- a queue row being delivered
+    attempts INTEGER NOT NULL          -- deliveries counted, this one included
 );
 CREATE TABLE IF NOT EXISTS answered (
     id          INTEGER PRIMARY KEY,   -- answer order: appended, evicted as a prefix
@@ -57,24 +63,46 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     message      TEXT    NOT NULL,
     dead_at      REAL    NOT NULL
 );
+-- Version 1's table, for whoever reads the file with sqlite3; the code never uses it.
+CREATE VIEW IF NOT EXISTS messages AS
+SELECT q.seq, q.priority, q.sender, q.payload_type, q.request_id, q.envelope,
+       coalesce(f.attempts, q.attempts) AS attempts,
+       CASE WHEN f.seq IS NULL THEN 'queued' ELSE 'in_flight' END AS state,
+       q.enqueued_at
+FROM queue AS q LEFT JOIN in_flight AS f ON f.seq = q.seq;
+"""
+
+#: Version 1 kept the in-flight mark in the message row (state, attempts
+#: including the delivery under way); its rows move over unchanged in meaning.
+_FROM_V1 = f"""
+ALTER TABLE messages RENAME TO messages_v1;
+{_SCHEMA}
+INSERT INTO queue (seq, priority, sender, payload_type, request_id, envelope, attempts,
+                   enqueued_at)
+SELECT seq, priority, sender, payload_type, request_id, envelope,
+       CASE state WHEN 'in_flight' THEN attempts - 1 ELSE attempts END, enqueued_at
+FROM messages_v1;
+INSERT INTO in_flight (seq, attempts)
+SELECT seq, attempts FROM messages_v1 WHERE state = 'in_flight';
+DROP TABLE messages_v1;
 """
 
 _INSERT = (
-    "INSERT INTO messages (seq, priority, sender, payload_type, request_id, envelope,"
-    " attempts, state, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, 0, 'queued', ?)"
+    "INSERT INTO queue (seq, priority, sender, payload_type, request_id, envelope,"
+    " attempts, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?)"
 )
-_MARK = "UPDATE messages SET state = 'in_flight', attempts = ? WHERE seq = ?"
-_ENVELOPE = "SELECT envelope FROM messages WHERE seq = ?"
-_REQUEUE = "UPDATE messages SET state = 'queued', attempts = ? WHERE seq = ?"
-_DELETE = "DELETE FROM messages WHERE seq = ?"
+_MARK = "INSERT OR REPLACE INTO in_flight (seq, attempts) VALUES (?, ?)"
+_ENVELOPE = "SELECT envelope FROM queue WHERE seq = ?"
+_DELETE = "DELETE FROM queue WHERE seq = ?"
+_UNMARK = "DELETE FROM in_flight WHERE seq = ?"
 _ANSWER = (
     "INSERT INTO answered (id, sender, request_id, response, answered_at) VALUES (?, ?, ?, ?, ?)"
 )
 _TO_DEAD = (
     "INSERT INTO dead_letters (seq, priority, sender, payload_type, request_id, envelope,"
     " attempts, enqueued_at, category, message, dead_at)"
-    " SELECT seq, priority, sender, payload_type, request_id, envelope, attempts,"
-    " enqueued_at, ?, ?, ? FROM messages WHERE seq = ?"
+    " SELECT seq, priority, sender, payload_type, request_id, envelope, ?,"
+    " enqueued_at, ?, ?, ? FROM queue WHERE seq = ?"
 )
 _RAW_DEAD = (
     "INSERT INTO dead_letters (seq, priority, sender, payload_type, request_id, envelope,"
@@ -86,9 +114,9 @@ _DEAD_COLUMNS = (
     " category, message, dead_at"
 )
 _REDRIVE = (
-    "INSERT INTO messages (seq, priority, sender, payload_type, request_id, envelope,"
-    " attempts, state, enqueued_at) SELECT ?, priority, sender, payload_type, request_id,"
-    " envelope, 0, 'queued', enqueued_at FROM dead_letters WHERE id = ? AND seq IS NOT NULL"
+    "INSERT INTO queue (seq, priority, sender, payload_type, request_id, envelope,"
+    " attempts, enqueued_at) SELECT ?, priority, sender, payload_type, request_id,"
+    " envelope, 0, enqueued_at FROM dead_letters WHERE id = ? AND seq IS NOT NULL"
 )
 
 
@@ -150,10 +178,12 @@ class Store:
             # FAST still zeroes deleted rows in the pages written anyway.
             conn.execute("PRAGMA secure_delete = FAST")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, _SCHEMA_VERSION):
+            if version > _SCHEMA_VERSION:
                 raise StateError(f"{path}: mailbox schema {version} is newer than this code")
+            script = _FROM_V1 if version == 1 else _SCHEMA
+            # One transaction: a migration interrupted by a crash leaves version 1.
             conn.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;"
+                f"BEGIN IMMEDIATE; {script} PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;"
             )
         except BaseException:
             conn.close()
@@ -203,6 +233,7 @@ class Store:
         if self._deletes:
             deletes, self._deletes = self._deletes, []
             cur.executemany(_DELETE, deletes)
+            cur.executemany(_UNMARK, deletes)
         if self._answers:
             answers, self._answers = self._answers, []
             cur.executemany(_ANSWER, answers)
@@ -221,17 +252,23 @@ class Store:
     # ---- open ---------------------------------------------------------------
 
     def requeue_in_flight(self) -> None:
-        """After a crash nobody holds the in-flight rows any more."""
-        self._cur.execute("UPDATE messages SET state = 'queued' WHERE state = 'in_flight'")
+        """After a crash nobody holds the in-flight rows any more; their attempts count."""
+        cur = self._cur
+        cur.execute(
+            "UPDATE queue SET attempts = (SELECT f.attempts FROM in_flight AS f"
+            " WHERE f.seq = queue.seq) WHERE seq IN (SELECT seq FROM in_flight)"
+        )
+        cur.execute("DELETE FROM in_flight")
 
     def load_messages(self) -> list[LoadedRow]:
         rows = self._cur.execute(
-            "SELECT seq, priority, sender, payload_type, request_id, attempts, state,"
-            " enqueued_at FROM messages ORDER BY seq"
+            "SELECT q.seq, q.priority, q.sender, q.payload_type, q.request_id,"
+            " coalesce(f.attempts, q.attempts), f.seq IS NOT NULL, q.enqueued_at"
+            " FROM queue AS q LEFT JOIN in_flight AS f ON f.seq = q.seq ORDER BY q.seq"
         ).fetchall()
         return [
-            LoadedRow(seq, prio, sender, ptype, rid, attempts, state == "in_flight", at)
-            for seq, prio, sender, ptype, rid, attempts, state, at in rows
+            LoadedRow(seq, prio, sender, ptype, rid, attempts, bool(in_flight), at)
+            for seq, prio, sender, ptype, rid, attempts, in_flight, at in rows
         ]
 
     def load_answered(self) -> list[tuple[tuple[str, str], float, int]]:
@@ -242,7 +279,7 @@ class Store:
 
     def max_seq(self) -> int:
         cur = self._cur
-        queued = cur.execute("SELECT max(seq) FROM messages").fetchone()[0] or 0
+        queued = cur.execute("SELECT max(seq) FROM queue").fetchone()[0] or 0
         dead = cur.execute("SELECT max(seq) FROM dead_letters").fetchone()[0] or 0
         return max(queued, dead)
 
@@ -266,7 +303,7 @@ class Store:
         )
 
     def mark_in_flight(self, seq: int, attempts: int, read_envelope: bool) -> bytes | None:
-        self._marks.append((attempts, seq))
+        self._marks.append((seq, attempts))
         if not read_envelope:
             return None
         self.flush()
@@ -274,8 +311,16 @@ class Store:
         return self._cur.execute(_ENVELOPE, (seq,)).fetchone()[0]
 
     def requeue(self, seq: int, attempts: int) -> None:
+        """Back to the queue after a failed attempt, which stays counted."""
         self.flush()
-        self._cur.execute(_REQUEUE, (attempts, seq))
+        cur = self._cur
+        cur.execute("UPDATE queue SET attempts = ? WHERE seq = ?", (attempts, seq))
+        cur.execute(_UNMARK, (seq,))
+
+    def unmark(self, seq: int) -> None:
+        """Back to the queue, the delivery not counted: the queue row never changed."""
+        self.flush()
+        self._cur.execute(_UNMARK, (seq,))
 
     def complete(
         self,
@@ -301,11 +346,12 @@ class Store:
 
     # ---- dead letters -------------------------------------------------------
 
-    def to_dead(self, seq: int, category: str, message: str, at: float) -> int:
+    def to_dead(self, seq: int, attempts: int, category: str, message: str, at: float) -> int:
         self.flush()
         cur = self._cur
-        dead_id = cur.execute(_TO_DEAD, (category, message, at, seq)).lastrowid or 0
+        dead_id = cur.execute(_TO_DEAD, (attempts, category, message, at, seq)).lastrowid or 0
         cur.execute(_DELETE, (seq,))
+        cur.execute(_UNMARK, (seq,))
         return dead_id
 
     def raw_dead(
