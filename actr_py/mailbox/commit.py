@@ -1,10 +1,11 @@
 """Group commit: every store operation queued in one loop turn shares a transaction.
 
-Callers queue an operation (a function of the :class:`Store`) with two
-callbacks: ``on_commit(result)`` updates in-memory state only once the
-transaction is durable, ``on_abort()`` undoes what the caller reserved when it
-is not. Both run on the loop whether or not anybody still awaits the future,
-so a cancelled caller can never leave memory and file disagreeing.
+Callers queue an operation, ``apply(store, arg)``, with two callbacks:
+``on_commit(arg, result)`` updates in-memory state only once the transaction
+is durable, ``on_abort(arg)`` undoes what the caller reserved when it is not.
+Both run on the loop whether or not anybody still awaits the future, so a
+cancelled caller can never leave memory and file disagreeing. Passing ``arg``
+lets the hot paths queue plain functions instead of building closures.
 """
 
 from __future__ import annotations
@@ -22,16 +23,12 @@ from .types import MailboxStorageError
 
 __all__ = ["GroupCommitter"]
 
-Apply = Callable[[Store], Any]
+Apply = Callable[[Store, Any], Any]
+OnCommit = Callable[[Any, Any], None]
+OnAbort = Callable[[Any], None]
 
-
-#: (apply, future, on_commit, on_abort): a plain tuple, built once per operation.
-_Op = tuple[
-    Apply,
-    "asyncio.Future[Any] | None",
-    "Callable[[Any], None] | None",
-    "Callable[[], None] | None",
-]
+#: (apply, arg, future, on_commit, on_abort): a plain tuple, built once per operation.
+_Op = tuple[Apply, Any, "asyncio.Future[Any] | None", "OnCommit | None", "OnAbort | None"]
 
 
 class GroupCommitter:
@@ -68,20 +65,21 @@ class GroupCommitter:
     def submit(
         self,
         apply: Apply,
-        on_commit: Callable[[Any], None] | None = None,
-        on_abort: Callable[[], None] | None = None,
+        arg: Any = None,
+        on_commit: OnCommit | None = None,
+        on_abort: OnAbort | None = None,
     ) -> asyncio.Future[Any]:
-        """Queue ``apply``; the future resolves to its result after the commit."""
+        """Queue ``apply(store, arg)``; the future resolves to its result after the commit."""
         future = self._loop.create_future()
-        self._ops.append((apply, future, on_commit, on_abort))
+        self._ops.append((apply, arg, future, on_commit, on_abort))
         if not (self._scheduled or self._paused):
             self._scheduled = True
             self._loop.call_soon(self._flush)
         return future
 
-    def defer(self, apply: Apply) -> None:
+    def defer(self, apply: Apply, arg: Any = None) -> None:
         """Queue housekeeping that rides along with the next batch, whenever it runs."""
-        self._ops.append((apply, None, None, None))
+        self._ops.append((apply, arg, None, None, None))
 
     def after_batch(self, fn: Callable[[], None]) -> None:
         """From a commit callback: run ``fn`` once the tasks this batch wakes have run.
@@ -128,17 +126,17 @@ class GroupCommitter:
             self._set_idle()
             return
         started = time.perf_counter()
-        outcome = self._run([op[0] for op in ops])
+        outcome = self._run(ops)
         took = time.perf_counter() - started
         if took > self.longest:
             self.longest = took
         self._finish(ops, outcome)
 
-    def _run(self, applies: list[Apply]) -> list[Any] | BaseException:
+    def _run(self, ops: list[_Op]) -> list[Any] | BaseException:
         store = self._store
         try:
             store.begin()
-            results = [apply(store) for apply in applies]
+            results = [op[0](store, op[1]) for op in ops]
             store.commit()
         except Exception as exc:
             try:
@@ -155,10 +153,10 @@ class GroupCommitter:
     def _finish(self, ops: list[_Op], outcome: list[Any] | BaseException) -> None:
         # A bug in one callback must not strand the other futures of the batch.
         if isinstance(outcome, BaseException):
-            for _, future, _, on_abort in ops:
+            for _, arg, future, _, on_abort in ops:
                 if on_abort is not None:
                     try:
-                        on_abort()
+                        on_abort(arg)
                     except Exception as exc:
                         self._callback_failed(exc)
                 if future is not None and not future.done():
@@ -168,10 +166,10 @@ class GroupCommitter:
             self.operations += len(ops)
             if self._checkpointer is not None:
                 self._checkpointer.committed(len(ops))
-            for (_, future, on_commit, _), result in zip(ops, outcome, strict=True):
+            for (_, arg, future, on_commit, _), result in zip(ops, outcome, strict=True):
                 if on_commit is not None:
                     try:
-                        on_commit(result)
+                        on_commit(arg, result)
                     except Exception as exc:
                         self._callback_failed(exc)
                 if future is not None and not future.done():

@@ -20,6 +20,8 @@ from .types import MailboxEntry
 
 __all__ = ["MailboxCore", "Record", "RecordState", "Verdict"]
 
+_new_entry = tuple.__new__
+
 
 class RecordState(enum.Enum):
     RESERVED = "reserved"
@@ -84,15 +86,20 @@ class Record:
         self.key: DedupKey = (sender, request_id)
 
     def entry(self, envelope: bytes) -> MailboxEntry:
-        return MailboxEntry(
-            self.seq,
-            self.priority,
-            self.sender,
-            self.payload_type,
-            self.request_id,
-            envelope,
-            self.attempts,
-            self.enqueued_at,
+        # tuple.__new__ skips the Python-level __new__ of the named tuple: this
+        # runs twice per message.
+        return _new_entry(
+            MailboxEntry,
+            (
+                self.seq,
+                self.priority,
+                self.sender,
+                self.payload_type,
+                self.request_id,
+                envelope,
+                self.attempts,
+                self.enqueued_at,
+            ),
         )
 
     def __repr__(self) -> str:
@@ -237,7 +244,9 @@ class MailboxCore:
             return None
         rec = self.ready.pop()
         envelope = rec.envelope
-        self._drop_envelope(rec)
+        if envelope is not None:
+            self.cached_bytes -= len(envelope)
+            rec.envelope = None
         rec.state = RecordState.IN_FLIGHT
         rec.attempts += 1
         self.in_flight[rec.seq] = rec
@@ -287,9 +296,11 @@ class MailboxCore:
     # ---- internals ----------------------------------------------------------
 
     def _forget(self, rec: Record) -> None:
-        del self.pending[rec.key]
+        pending = self.pending
+        del pending[rec.key]
         self._drop_envelope(rec)
-        self._check_water()
+        if self.saturated and len(pending) <= self.low_water:
+            self._check_water()
 
     def _drop_envelope(self, rec: Record) -> None:
         if rec.envelope is not None:

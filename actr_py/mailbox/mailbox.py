@@ -46,6 +46,34 @@ ABANDONED = "abandoned"
 _PENDING, _COMMITTED, _ABORTED = 0, 1, 2
 
 
+#: (record, answer token, answer time, response, next delivery taken or None)
+_CompleteArg = tuple[Record, int, float, "bytes | None", "tuple[Record, bytes | None] | None"]
+
+
+def _insert(store: Store, arg: tuple[Record, bytes]) -> None:
+    rec, envelope = arg
+    store.insert(
+        rec.seq,
+        rec.priority,
+        rec.sender,
+        rec.payload_type,
+        rec.request_id,
+        envelope,
+        rec.enqueued_at,
+    )
+
+
+def _mark(store: Store, taken: tuple[Record, bytes | None]) -> bytes | None:
+    rec, envelope = taken
+    return store.mark_in_flight(rec.seq, rec.attempts, envelope is None)
+
+
+def _complete(store: Store, arg: _CompleteArg) -> bytes | None:
+    rec, token, at, response, taken = arg
+    store.complete(rec.seq, token, rec.sender, rec.request_id, response, at)
+    return None if taken is None else _mark(store, taken)
+
+
 class _Delivery:
     """What became of one ``next()``'s in-flight mark, for a consumer cancelled meanwhile."""
 
@@ -244,14 +272,10 @@ class Mailbox:
         if priority is None:
             priority = priority_for(payload_type)
         rec = core.reserve(sender, request_id, priority, payload_type, envelope)
-        self._housekeep()
+        if core.events or core.dedup.evicted_upto > self._forgotten_upto:
+            self._housekeep()
         entry = rec.entry(envelope)
-        seq, at = rec.seq, rec.enqueued_at
-        await self._commit.submit(
-            lambda s: s.insert(seq, priority, sender, payload_type, request_id, envelope, at),
-            lambda _: self._accepted_cb(rec),
-            lambda: self._refused_cb(rec),
-        )
+        await self._commit.submit(_insert, (rec, envelope), self._accepted_cb, self._refused_cb)
         return EnqueueResult(Admission.ACCEPTED, entry)
 
     async def _not_admitted(self, verdict: Verdict, sender: str, request_id: str) -> EnqueueResult:
@@ -264,16 +288,17 @@ class Mailbox:
             return EnqueueResult(Admission.PENDING)
         token = self._core.dedup.lookup((sender, request_id))
         # Queued behind any pending eviction, so the row is still there to read.
-        response = await self._commit.submit(lambda s: s.lookup_answer(token))
+        response = await self._commit.submit(Store.lookup_answer, token)
         return EnqueueResult(Admission.ANSWERED, duplicate_response=response)
 
-    def _accepted_cb(self, rec: Record) -> None:
+    def _accepted_cb(self, arg: tuple[Record, bytes], _: None) -> None:
         self._accepted += 1
-        self._core.accepted(rec)
-        self._wake()
+        self._core.accepted(arg[0])
+        if self._waiters:
+            self._wake()
 
-    def _refused_cb(self, rec: Record) -> None:
-        self._core.refused(rec)
+    def _refused_cb(self, arg: tuple[Record, bytes]) -> None:
+        self._core.refused(arg[0])
         self._housekeep()
 
     # ---- consuming ----------------------------------------------------------
@@ -311,21 +336,18 @@ class Mailbox:
                     self._wake()
                 raise
         rec, envelope = taken
-        seq, attempts, need_read = rec.seq, rec.attempts, envelope is None
         delivery = _Delivery()
 
-        def committed(_: object) -> None:
+        def committed(_: object, __: object) -> None:
             delivery.state = _COMMITTED
             if delivery.abandoned:
                 self._release(rec)
 
-        def aborted() -> None:
+        def aborted(_: object) -> None:
             delivery.state = _ABORTED
             self._untake(rec)
 
-        done = self._commit.submit(
-            lambda s: s.mark_in_flight(seq, attempts, need_read), committed, aborted
-        )
+        done = self._commit.submit(_mark, taken, committed, aborted)
         try:
             read = await done
         except asyncio.CancelledError:
@@ -366,8 +388,7 @@ class Mailbox:
     def _release(self, rec: Record) -> None:
         """Undo a delivery whose consumer went away before seeing it."""
         self._core.untake(rec)
-        seq = rec.seq
-        self._commit.defer(lambda s: s.unmark(seq))
+        self._commit.defer(Store.unmark, rec.seq)
         self._wake()
 
     def _wake(self) -> None:
@@ -389,33 +410,32 @@ class Mailbox:
         self._check_open()
         core = self._core
         rec = core.settle(entry.seq, entry.attempts)
-        seq, sender, request_id = rec.seq, rec.sender, rec.request_id
-        token, at = core.dedup.reserve_token(), self._clock()
         # The consumer will most likely ask for the next message as soon as this
         # returns: mark it in flight in this same transaction (see _premarked).
         taken = core.take() if core.ready and not self._closed else None
+        await self._commit.submit(
+            _complete,
+            (rec, core.dedup.reserve_token(), self._clock(), response, taken),
+            self._completed_cb,
+            self._complete_aborted,
+        )
 
-        def apply(s: Store) -> bytes | None:
-            s.complete(seq, token, sender, request_id, response, at)
-            if taken is None:
-                return None
+    def _completed_cb(self, arg: _CompleteArg, read: bytes | None) -> None:
+        rec, token, at, _, taken = arg
+        self._completed += 1
+        core = self._core
+        core.completed(rec, token, at)
+        if taken is not None:
             nxt, envelope = taken
-            return s.mark_in_flight(nxt.seq, nxt.attempts, envelope is None)
-
-        def committed(read: bytes | None) -> None:
-            self._completed += 1
-            core.completed(rec, token, at)
-            if taken is not None:
-                nxt, envelope = taken
-                self._premarked(nxt, read if envelope is None else envelope)
+            self._premarked(nxt, read if envelope is None else envelope)
+        if core.events or core.dedup.evicted_upto > self._forgotten_upto:
             self._housekeep()
 
-        def aborted() -> None:
-            core.unsettle(rec)
-            if taken is not None:
-                self._untake(taken[0])
-
-        await self._commit.submit(apply, committed, aborted)
+    def _complete_aborted(self, arg: _CompleteArg) -> None:
+        self._core.unsettle(arg[0])
+        taken = arg[4]
+        if taken is not None:
+            self._untake(taken[0])
 
     async def fail(self, entry: MailboxEntry, category: str, message: str) -> bool:
         """Record a failed attempt; True when that was the last and it is now a dead letter.
@@ -431,12 +451,12 @@ class Mailbox:
             return True
         seq, attempts = rec.seq, rec.attempts
 
-        def committed(_: object) -> None:
+        def committed(_: object, __: object) -> None:
             core.requeued(rec)
             self._wake()
 
         await self._commit.submit(
-            lambda s: s.requeue(seq, attempts), committed, lambda: core.unsettle(rec)
+            lambda s, _: s.requeue(seq, attempts), None, committed, lambda _: core.unsettle(rec)
         )
         return False
 
@@ -449,14 +469,13 @@ class Mailbox:
         self._check_open()
         core = self._core
         rec = core.settle(entry.seq, entry.attempts)
-        seq = rec.seq
 
-        def committed(_: object) -> None:
+        def committed(_: object, __: object) -> None:
             core.unsettle(rec)
             core.untake(rec)
             self._wake()
 
-        await self._commit.submit(lambda s: s.unmark(seq), committed, lambda: core.unsettle(rec))
+        await self._commit.submit(Store.unmark, rec.seq, committed, lambda _: core.unsettle(rec))
 
     async def dead_letter(self, entry: MailboxEntry, category: str, message: str) -> int:
         """Move an in-flight message to dead letters now, whatever its attempts.
@@ -487,14 +506,15 @@ class Mailbox:
         prio = priority_for(payload_type) if priority is None else priority
         at = self._clock()
 
-        def committed(_: object) -> None:
+        def committed(_: object, __: object) -> None:
             self._dead_count += 1
             self._dead_lettered += 1
 
         return await self._commit.submit(
-            lambda s: s.raw_dead(
+            lambda s, _: s.raw_dead(
                 prio, sender, payload_type, request_id, envelope, category, message, at
             ),
+            None,
             committed,
         )
 
@@ -502,16 +522,17 @@ class Mailbox:
         core = self._core
         seq, attempts, at = rec.seq, rec.attempts, self._clock()
 
-        def committed(_: object) -> None:
+        def committed(_: object, __: object) -> None:
             self._dead_count += 1
             self._dead_lettered += 1
             core.dead(rec)
             self._housekeep()
 
         return await self._commit.submit(
-            lambda s: s.to_dead(seq, attempts, category, message, at),
+            lambda s, _: s.to_dead(seq, attempts, category, message, at),
+            None,
             committed,
-            lambda: core.unsettle(rec),
+            lambda _: core.unsettle(rec),
         )
 
     # ---- dead letters -------------------------------------------------------
@@ -519,11 +540,11 @@ class Mailbox:
     async def list_dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
         """Dead letters, oldest first."""
         self._check_open()
-        return await self._commit.submit(lambda s: s.list_dead(limit, offset))
+        return await self._commit.submit(lambda s, _: s.list_dead(limit, offset))
 
     async def get_dead_letter(self, dead_id: int) -> DeadLetter | None:
         self._check_open()
-        return await self._commit.submit(lambda s: s.get_dead(dead_id))
+        return await self._commit.submit(Store.get_dead, dead_id)
 
     async def redrive(self, dead_id: int | None = None) -> int:
         """Put dead letters back at the tail of the queue with attempts reset.
@@ -535,7 +556,7 @@ class Mailbox:
         """
         self._check_open()
         core = self._core
-        candidates = await self._commit.submit(lambda s: s.redrive_candidates(dead_id))
+        candidates = await self._commit.submit(Store.redrive_candidates, dead_id)
         self._check_open()
         reserved: dict[int, Record] = {}
         for cand in candidates:
@@ -558,7 +579,7 @@ class Mailbox:
             return 0
         moves = [(rec.seq, dead) for dead, rec in reserved.items()]
 
-        def committed(moved: list[int]) -> None:
+        def committed(_: object, moved: list[int]) -> None:
             done = set(moved)
             for dead, rec in reserved.items():
                 if dead in done:
@@ -569,22 +590,22 @@ class Mailbox:
             self._dead_count -= len(moved)
             self._housekeep()
 
-        def aborted() -> None:
+        def aborted(_: object) -> None:
             for rec in reserved.values():
                 core.refused(rec)
             self._housekeep()
 
-        moved = await self._commit.submit(lambda s: s.redrive(moves), committed, aborted)
+        moved = await self._commit.submit(Store.redrive, moves, committed, aborted)
         return len(moved)
 
     async def purge(self, dead_id: int | None = None) -> int:
         """Delete one dead letter, or all with ``None``; returns how many."""
         self._check_open()
 
-        def committed(n: int) -> None:
+        def committed(_: object, n: int) -> None:
             self._dead_count -= n
 
-        return await self._commit.submit(lambda s: s.purge(dead_id), committed)
+        return await self._commit.submit(Store.purge, dead_id, committed)
 
     # ---- views --------------------------------------------------------------
 
@@ -643,7 +664,7 @@ class Mailbox:
                 if callback is not None:
                     self._safe_call(callback, depth, core.capacity)
 
-    def _forget(self, store: Store) -> None:
+    def _forget(self, store: Store, _: None) -> None:
         self._forget_queued = False
         upto = self._core.dedup.evicted_upto
         if upto > self._forgotten_upto:
