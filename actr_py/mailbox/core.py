@@ -219,8 +219,10 @@ class MailboxCore:
             RecordState.RESERVED,
         )
         self.next_seq += 1
-        self.pending[rec.key] = rec
-        self._check_water()
+        pending = self.pending
+        pending[rec.key] = rec
+        if len(pending) >= self.capacity and not self.saturated:
+            self._check_water()
         return rec
 
     def accepted(self, rec: Record) -> None:
@@ -240,7 +242,7 @@ class MailboxCore:
         The record gives up the cached bytes: the delivered entry holds them
         now, and a redelivery reads them back from SQLite. None when empty.
         """
-        if not self.ready:
+        if not self.ready.size:
             return None
         rec = self.ready.pop()
         envelope = rec.envelope

@@ -120,7 +120,8 @@ class DedupWindow:
         keys = self._keys
         while len(keys) > self.max_entries:
             _, (_, token) = keys.popitem(last=False)
-            self._evict(token)
+            if token > self.evicted_upto:
+                self.evicted_upto = token
         self._horizon = next(iter(keys.values()))[0] if keys else float("inf")
 
     def _evict(self, token: int) -> None:

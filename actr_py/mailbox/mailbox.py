@@ -45,6 +45,10 @@ ABANDONED = "abandoned"
 
 _PENDING, _COMMITTED, _ABORTED = 0, 1, 2
 
+_ACCEPTED = Admission.ACCEPTED
+#: Builds the result tuple without the named tuple's Python-level __new__.
+_new_result = tuple.__new__
+
 
 #: (record, answer token, answer time, response, next delivery taken or None)
 _CompleteArg = tuple[Record, int, float, "bytes | None", "tuple[Record, bytes | None] | None"]
@@ -264,7 +268,8 @@ class Mailbox:
         held is not stored again (``PENDING``); one answered inside the dedup
         window comes back ``ANSWERED`` with the remembered reply.
         """
-        self._check_open()
+        if self._closed:
+            raise StateError("mailbox closed")
         core = self._core
         verdict = core.admit(sender, request_id)
         if verdict is not Verdict.ACCEPT:
@@ -276,7 +281,7 @@ class Mailbox:
             self._housekeep()
         entry = rec.entry(envelope)
         await self._commit.submit(_insert, (rec, envelope), self._accepted_cb, self._refused_cb)
-        return EnqueueResult(Admission.ACCEPTED, entry)
+        return _new_result(EnqueueResult, (_ACCEPTED, entry, None))
 
     async def _not_admitted(self, verdict: Verdict, sender: str, request_id: str) -> EnqueueResult:
         self._housekeep()
@@ -312,10 +317,11 @@ class Mailbox:
         core = self._core
         ready = self._ready
         while True:
-            self._check_open()
+            if self._closed:
+                raise StateError("mailbox closed")
             if ready:
                 rec, envelope = ready[0]
-                head = core.ready.peek()
+                head = core.ready.peek() if core.ready.size else None
                 # A message that arrived or came back since it was marked may outrank it.
                 if head is None or (-rec.priority, rec.seq) < (-head.priority, head.seq):
                     ready.popleft()
@@ -407,12 +413,13 @@ class Mailbox:
         Call it after the reply was handed on (``None`` for tells). Returns once
         durable; from then on a retry of the request gets ``response`` back.
         """
-        self._check_open()
+        if self._closed:
+            raise StateError("mailbox closed")
         core = self._core
         rec = core.settle(entry.seq, entry.attempts)
         # The consumer will most likely ask for the next message as soon as this
         # returns: mark it in flight in this same transaction (see _premarked).
-        taken = core.take() if core.ready and not self._closed else None
+        taken = None if self._closed else core.take()
         await self._commit.submit(
             _complete,
             (rec, core.dedup.reserve_token(), self._clock(), response, taken),

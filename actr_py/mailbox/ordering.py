@@ -25,13 +25,14 @@ class ReadyQueue(Generic[T]):
     per pop.
     """
 
-    __slots__ = ("_by_priority", "_len", "_levels")
+    __slots__ = ("_by_priority", "_levels", "size")
 
     def __init__(self) -> None:
         #: (priority, fifo, heap) per priority seen, highest first (a handful).
         self._levels: list[tuple[int, deque[tuple[int, T]], list[tuple[int, T]]]] = []
         self._by_priority: dict[int, tuple[deque[tuple[int, T]], list[tuple[int, T]]]] = {}
-        self._len = 0
+        #: Items queued; a plain attribute, cheaper to test than ``len()`` on the hot path.
+        self.size = 0
 
     def push(self, priority: int, seq: int, item: T) -> None:
         level = self._by_priority.get(priority)
@@ -44,18 +45,18 @@ class ReadyQueue(Generic[T]):
             fifo.append((seq, item))
         else:
             heapq.heappush(back, (seq, item))
-        self._len += 1
+        self.size += 1
 
     def pop(self) -> T:
         """Remove and return the next item; IndexError when empty."""
         for _, fifo, back in self._levels:
             if back:
                 if not fifo or back[0][0] < fifo[0][0]:
-                    self._len -= 1
+                    self.size -= 1
                     return heapq.heappop(back)[1]
             elif not fifo:
                 continue
-            self._len -= 1
+            self.size -= 1
             return fifo.popleft()[1]
         raise IndexError("pop from an empty ReadyQueue")
 
@@ -70,7 +71,7 @@ class ReadyQueue(Generic[T]):
         return None
 
     def __len__(self) -> int:
-        return self._len
+        return self.size
 
     def __bool__(self) -> bool:
-        return self._len > 0
+        return self.size > 0
