@@ -377,6 +377,9 @@ class Mailbox:
         the queue, so it stays counted for no longer than a delivery waiting
         for its consumer to start, and a waiting consumer is woken to take it.
         """
+        if self._closed:  # its ack was committing when close() began
+            self._release(rec)
+            return
         self._ready.append((rec, envelope))
         self._wake()
         if not self._unclaimed_check:

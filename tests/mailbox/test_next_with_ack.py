@@ -83,6 +83,18 @@ async def test_close_gives_back_an_unclaimed_delivery(db_path: Path) -> None:
         assert (await mb.next()).attempts == 1
 
 
+async def test_close_during_the_ack_gives_back_its_delivery(db_path: Path) -> None:
+    mb = await Mailbox.open(db_path)
+    await put(mb, "a")
+    await put(mb, "b")
+    a = await mb.next()
+    acking = asyncio.ensure_future(mb.complete(a, None))
+    await asyncio.sleep(0)  # the ack, carrying "b", is queued for the next batch
+    await mb.close()  # commits it, then must hand "b" back
+    await acking
+    assert rows(db_path) == [("b", "queued", 0)]
+
+
 async def test_a_message_that_outranks_the_marked_one_goes_first(db_path: Path) -> None:
     async with await Mailbox.open(db_path) as mb:
         for i in range(3):
