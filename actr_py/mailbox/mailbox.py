@@ -111,7 +111,7 @@ class Mailbox:
         self._clock = core.clock
         self._waiters: deque[asyncio.Future[None]] = deque()
         #: Deliveries already marked in flight, for the next calls to next().
-        self._ready: deque[tuple[Record, bytes]] = deque()
+        self._marked: deque[tuple[Record, bytes]] = deque()
         self._unclaimed_check = False
         self._closed = False
         self._on_backpressure = on_backpressure
@@ -225,8 +225,8 @@ class Mailbox:
         if self._closed:
             return
         self._closed = True
-        while self._ready:
-            self._release(self._ready.popleft()[0])
+        while self._marked:
+            self._release(self._marked.popleft()[0])
         closed = StateError("mailbox closed")
         while self._waiters:
             waiter = self._waiters.popleft()
@@ -315,16 +315,16 @@ class Mailbox:
         consumers sleep until a commit makes a message available.
         """
         core = self._core
-        ready = self._ready
+        marked = self._marked
         while True:
             if self._closed:
                 raise StateError("mailbox closed")
-            if ready:
-                rec, envelope = ready[0]
+            if marked:
+                rec, envelope = marked[0]
                 head = core.ready.peek() if core.ready.size else None
                 # A message that arrived or came back since it was marked may outrank it.
                 if head is None or (-rec.priority, rec.seq) < (-head.priority, head.seq):
-                    ready.popleft()
+                    marked.popleft()
                     return rec.entry(envelope)
             taken = core.take()
             if taken is not None:
@@ -380,7 +380,7 @@ class Mailbox:
         if self._closed:  # its ack was committing when close() began
             self._release(rec)
             return
-        self._ready.append((rec, envelope))
+        self._marked.append((rec, envelope))
         self._wake()
         if not self._unclaimed_check:
             self._unclaimed_check = True
@@ -388,10 +388,10 @@ class Mailbox:
 
     def _give_back_unclaimed(self) -> None:
         self._unclaimed_check = False
-        ready = self._ready
-        if ready and not self._closed:
-            while ready:
-                self._release(ready.popleft()[0])
+        marked = self._marked
+        if marked and not self._closed:
+            while marked:
+                self._release(marked.popleft()[0])
             self._commit.kick()
 
     def _release(self, rec: Record) -> None:
@@ -422,7 +422,7 @@ class Mailbox:
         rec = core.settle(entry.seq, entry.attempts)
         # The consumer will most likely ask for the next message as soon as this
         # returns: mark it in flight in this same transaction (see _premarked).
-        taken = None if self._closed else core.take()
+        taken = core.take()
         await self._commit.submit(
             _complete,
             (rec, core.dedup.reserve_token(), self._clock(), response, taken),
@@ -625,7 +625,7 @@ class Mailbox:
 
     def in_flight(self) -> int:
         """Messages handed out and not settled (those marked ahead of demand are queued)."""
-        return len(self._core.in_flight) - len(self._ready)
+        return len(self._core.in_flight) - len(self._marked)
 
     @property
     def capacity(self) -> int:
@@ -640,8 +640,8 @@ class Mailbox:
         return MailboxStats(
             capacity=core.capacity,
             depth=core.depth,
-            queued=len(core.ready) + len(self._ready),
-            in_flight=len(core.in_flight) - len(self._ready),
+            queued=len(core.ready) + len(self._marked),
+            in_flight=len(core.in_flight) - len(self._marked),
             dead_letters=self._dead_count,
             remembered=len(core.dedup),
             accepted=self._accepted,
