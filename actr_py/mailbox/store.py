@@ -298,8 +298,11 @@ class Store:
         envelope: bytes,
         enqueued_at: float,
     ) -> None:
+        # bytearray: sqlite3 binds it directly, while bytes (and None) first go
+        # through its adapter lookup, two failed attribute lookups per value
+        # (~0.4 us); copying 1 KiB costs a quarter of that.
         self._inserts.append(
-            (seq, priority, sender, payload_type, request_id, envelope, enqueued_at)
+            (seq, priority, sender, payload_type, request_id, bytearray(envelope), enqueued_at)
         )
 
     def mark_in_flight(self, seq: int, attempts: int, read_envelope: bool) -> bytes | None:
@@ -332,7 +335,8 @@ class Store:
         at: float,
     ) -> None:
         self._deletes.append((seq,))
-        self._answers.append((token, sender, request_id, response, at))
+        blob = None if response is None else bytearray(response)  # see insert()
+        self._answers.append((token, sender, request_id, blob, at))
 
     def forget_upto(self, token: int) -> None:
         """Drop remembered answers up to ``token`` (see :class:`DedupWindow`)."""

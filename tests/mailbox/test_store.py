@@ -21,6 +21,7 @@ class Recorder:
     def __init__(self, cur: sqlite3.Cursor) -> None:
         self._cur = cur
         self.calls: list[tuple[str, str, int]] = []
+        self.rows: list[tuple[object, ...]] = []
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         self.calls.append(("execute", sql, 1))
@@ -29,6 +30,7 @@ class Recorder:
     def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
         rows = list(rows)
         self.calls.append(("executemany", sql, len(rows)))
+        self.rows.extend(rows)
         return self._cur.executemany(sql, rows)
 
     def __getattr__(self, name: str) -> Any:
@@ -61,6 +63,20 @@ async def test_a_batch_writes_each_kind_of_row_with_one_executemany(db_path: Pat
         assert rec.count("executemany", "DELETE FROM queue") == [3]
         assert rec.count("executemany", "DELETE FROM in_flight") == [3]
         assert rec.count("executemany", "INSERT INTO answered") == [3]
+
+
+async def test_blobs_are_bound_without_the_adapter_lookup(db_path: Path) -> None:
+    async with await Mailbox.open(db_path) as mb:
+        rec = record(mb)
+        await mb.enqueue(sender="peer", payload_type=0, request_id="r", envelope=b"env")
+        await mb.complete(await mb.next(), b"reply")
+        blobs = [value for row in rec.rows for value in row if isinstance(value, bytes | bytearray)]
+        # sqlite3 runs bytes (not bytearray) through its adapter protocol first.
+        assert blobs == [bytearray(b"env"), bytearray(b"reply")]
+        assert all(type(blob) is bytearray for blob in blobs)
+        assert (
+            await mb.enqueue(sender="peer", payload_type=0, request_id="r", envelope=b"x")
+        ).duplicate_response == b"reply"
 
 
 async def test_evicted_answers_are_deleted_once_per_batch(db_path: Path) -> None:
