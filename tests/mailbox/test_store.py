@@ -16,28 +16,27 @@ from actr_py.mailbox.store import Store
 
 
 class Recorder:
-    """Stands in for the store's cursor and notes every statement it is given."""
+    """Stands in for the store's cursor and notes every statement and its parameters."""
 
     def __init__(self, cur: sqlite3.Cursor) -> None:
         self._cur = cur
-        self.calls: list[tuple[str, str, int]] = []
-        self.rows: list[tuple[object, ...]] = []
+        self.calls: list[tuple[str, list[Any]]] = []
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
-        self.calls.append(("execute", sql, 1))
+        self.calls.append((sql, list(params)))
         return self._cur.execute(sql, params)
 
     def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
         rows = list(rows)
-        self.calls.append(("executemany", sql, len(rows)))
-        self.rows.extend(rows)
+        self.calls.extend((sql, list(row)) for row in rows)
         return self._cur.executemany(sql, rows)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cur, name)
 
-    def count(self, kind: str, prefix: str) -> list[int]:
-        return [n for k, sql, n in self.calls if k == kind and sql.startswith(prefix)]
+    def statements(self, prefix: str) -> list[list[Any]]:
+        """The parameters of each statement starting with ``prefix``."""
+        return [params for sql, params in self.calls if sql.startswith(prefix)]
 
 
 def record(mb: Mailbox) -> Recorder:
@@ -46,23 +45,29 @@ def record(mb: Mailbox) -> Recorder:
     return rec
 
 
-async def test_a_batch_writes_each_kind_of_row_with_one_executemany(db_path: Path) -> None:
+async def test_a_batch_writes_each_kind_of_row_with_a_few_statements(db_path: Path) -> None:
     async with await Mailbox.open(db_path) as mb:
         rec = record(mb)
         await asyncio.gather(
             *(
                 mb.enqueue(sender="peer", payload_type=0, request_id=f"r{i}", envelope=b"x")
-                for i in range(50)
+                for i in range(100)
             )
         )
-        assert rec.count("executemany", "INSERT INTO queue") == [50]
-        assert rec.count("execute", "INSERT INTO queue") == []
+        # Chunks of 64, 32 and 4 rows, seven parameters each.
+        inserts = rec.statements("INSERT INTO queue")
+        assert [len(params) // 7 for params in inserts] == [64, 32, 4]
+        request_ids = {params[i] for params in inserts for i in range(4, len(params), 7)}
+        assert request_ids == {f"r{i}" for i in range(100)}
         entries = [await mb.next() for _ in range(3)]
         rec.calls.clear()
         await asyncio.gather(*(mb.complete(e, b"ok") for e in entries))
-        assert rec.count("executemany", "DELETE FROM queue") == [3]
-        assert rec.count("executemany", "DELETE FROM in_flight") == [3]
-        assert rec.count("executemany", "INSERT INTO answered") == [3]
+        seqs = [e.seq for e in entries]
+        chunks = [seqs[:2], seqs[2:]]
+        assert [sorted(p) for p in rec.statements("DELETE FROM queue WHERE seq IN")] == chunks
+        assert [sorted(p) for p in rec.statements("DELETE FROM in_flight WHERE seq IN")] == chunks
+        assert [len(p) // 5 for p in rec.statements("INSERT INTO answered")] == [2, 1]
+        assert mb.depth() == 97
 
 
 async def test_blobs_are_bound_without_the_adapter_lookup(db_path: Path) -> None:
@@ -70,7 +75,7 @@ async def test_blobs_are_bound_without_the_adapter_lookup(db_path: Path) -> None
         rec = record(mb)
         await mb.enqueue(sender="peer", payload_type=0, request_id="r", envelope=b"env")
         await mb.complete(await mb.next(), b"reply")
-        blobs = [value for row in rec.rows for value in row if isinstance(value, bytes | bytearray)]
+        blobs = [v for _, params in rec.calls for v in params if isinstance(v, bytes | bytearray)]
         # sqlite3 runs bytes (not bytearray) through its adapter protocol first.
         assert blobs == [bytearray(b"env"), bytearray(b"reply")]
         assert all(type(blob) is bytearray for blob in blobs)
@@ -87,9 +92,9 @@ async def test_evicted_answers_are_deleted_once_per_batch(db_path: Path) -> None
         rec = record(mb)
         await asyncio.gather(*(mb.complete(e, b"ok") for e in entries[:10]))
         await mb.complete(entries[10], b"ok")  # carries the deletes the first batch deferred
-        forgets = rec.count("execute", "DELETE FROM answered")
+        forgets = rec.statements("DELETE FROM answered")
         # Ten evictions in one commit: one range delete, not ten.
-        assert forgets == [1]
+        assert len(forgets) == 1
         await mb.complete(entries[11], b"ok")
     conn = sqlite3.connect(db_path)
     try:
