@@ -381,7 +381,8 @@ class Mailbox:
             self._release(rec)
             return
         self._marked.append((rec, envelope))
-        self._wake()
+        if self._waiters:
+            self._wake()
         if not self._unclaimed_check:
             self._unclaimed_check = True
             self._commit.after_batch(self._give_back_unclaimed)
@@ -438,7 +439,9 @@ class Mailbox:
         if taken is not None:
             nxt, envelope = taken
             self._premarked(nxt, read if envelope is None else envelope)
-        if core.events or core.dedup.evicted_upto > self._forgotten_upto:
+        if core.events or (
+            core.dedup.evicted_upto > self._forgotten_upto and not self._forget_queued
+        ):
             self._housekeep()
 
     def _complete_aborted(self, arg: _CompleteArg) -> None:
