@@ -300,7 +300,9 @@ class MailboxCore:
     def _forget(self, rec: Record) -> None:
         pending = self.pending
         del pending[rec.key]
-        self._drop_envelope(rec)
+        if rec.envelope is not None:
+            self.cached_bytes -= len(rec.envelope)
+            rec.envelope = None
         if self.saturated and len(pending) <= self.low_water:
             self._check_water()
 

@@ -91,7 +91,8 @@ class DedupWindow:
     def lookup(self, key: DedupKey) -> int | None:
         """The token of ``key``'s answer while it is inside the window, else None."""
         now = self._clock()
-        self._expire(now)
+        if self._horizon < now - self.max_age:
+            self._expire(now)
         found = self._keys.get(key)
         # A wall clock that stepped back can leave an old key behind a newer one.
         if found is None or now - found[0] > self.max_age:

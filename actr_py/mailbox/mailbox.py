@@ -75,7 +75,10 @@ def _mark(store: Store, taken: tuple[Record, bytes | None]) -> bytes | None:
 def _complete(store: Store, arg: _CompleteArg) -> bytes | None:
     rec, token, at, response, taken = arg
     store.complete(rec.seq, token, rec.sender, rec.request_id, response, at)
-    return None if taken is None else _mark(store, taken)
+    if taken is None:
+        return None
+    nxt, envelope = taken
+    return store.mark_in_flight(nxt.seq, nxt.attempts, envelope is None)
 
 
 class _Delivery:
