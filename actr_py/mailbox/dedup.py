@@ -79,7 +79,7 @@ class DedupWindow:
             raise ValueError(f"token {token} remembered after {self._last_token}")
         self._last_token = token
         keys = self._keys
-        if key in keys:  # rare: answered again after a redrive
+        if key in keys:  # rare: load() meeting an answer a later one superseded
             del keys[key]
             self._horizon = next(iter(keys.values()))[0] if keys else float("inf")
         keys[key] = (self._clock() if at is None else at, token)
