@@ -306,11 +306,6 @@ class MailboxCore:
         if self.saturated and len(pending) <= self.low_water:
             self._check_water()
 
-    def _drop_envelope(self, rec: Record) -> None:
-        if rec.envelope is not None:
-            self.cached_bytes -= len(rec.envelope)
-            rec.envelope = None
-
     def _check_water(self) -> None:
         depth = len(self.pending)
         if not self.saturated:
