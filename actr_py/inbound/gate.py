@@ -81,11 +81,7 @@ class InboundGate:
             except ProtocolError as exc:
                 await self._bad_rpc(sender, payload_type, _salvage(data), exc)
                 return
-            if env.direction == _RESPONSE:
-                self._response(sender, env)
-                return
-            self.stats.requests += 1
-            waiting = self.rpc_sink(sender, payload_type, env, data)
+            waiting = self._route_rpc(sender, payload_type, env, data)
             if waiting is not None:
                 await waiting
         elif payload_type in _STREAMS:
@@ -108,17 +104,24 @@ class InboundGate:
         except ProtocolError as exc:
             answerable = env.direction == _REQUEST and bool(env.request_id)
             return self._bad_rpc(sender, payload_type, env if answerable else None, exc)
+        return self._route_rpc(sender, payload_type, env, None)
+
+    def _route_rpc(
+        self,
+        sender: ActorId,
+        payload_type: PayloadType,
+        env: package_pb2.RpcEnvelope,
+        raw: bytes | None,
+    ) -> Awaitable[None] | None:
+        """A response completes its pending call; a request or tell goes to the sink."""
         if env.direction == _RESPONSE:
-            self._response(sender, env)
+            self.stats.responses += 1
+            if not self.pending.resolve(sender, env):
+                self.stats.late_responses += 1
+                log.debug("response %s from %s matches no pending call", env.request_id, sender)
             return None
         self.stats.requests += 1
-        return self.rpc_sink(sender, payload_type, env, None)
-
-    def _response(self, sender: ActorId, env: package_pb2.RpcEnvelope) -> None:
-        self.stats.responses += 1
-        if not self.pending.resolve(sender, env):
-            self.stats.late_responses += 1
-            log.debug("response %s from %s matches no pending call", env.request_id, sender)
+        return self.rpc_sink(sender, payload_type, env, raw)
 
     async def _bad_rpc(
         self,

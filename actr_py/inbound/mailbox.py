@@ -82,10 +82,9 @@ class MemoryMailbox:
 
     async def next(self) -> InboundMessage:
         while True:
-            if self._high:
-                return self._high.popleft()
-            if self._normal:
-                return self._normal.popleft()
+            msg = self.pop_nowait()
+            if msg is not None:
+                return msg
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter

@@ -110,7 +110,7 @@ class EnvelopeFactory:
         *,
         tell: bool = False,
     ) -> package_pb2.RpcEnvelope:
-        request_id = f"{self._prefix}-{next(self._counter)}"
+        request_id = self.next_request_id()
         metadata = _CT_METADATA[content_type]
         # A root call starts its own chain, named after itself: no entry needed.
         if chain is not None and chain != request_id:

@@ -245,12 +245,9 @@ class ActrNode:
         payload_type: PayloadType,
         chain: str | None,
     ) -> Any:
-        if dest.__class__ is ActorId and self._can_send:
-            target: ActorId | None = dest  # type: ignore[assignment]
-        else:
-            target = self._target(dest)
-            if target is None:
-                return await self._shell_call(route_key, request)
+        target = self._target(dest)
+        if target is None:
+            return await self._shell_call(route_key, request)
         if timeout is None:
             timeout = self.config.call_timeout
         elif timeout <= 0:
@@ -281,13 +278,10 @@ class ActrNode:
         payload_type: PayloadType,
         chain: str | None,
     ) -> None:
-        if dest.__class__ is ActorId and self._can_send:
-            target: ActorId | None = dest  # type: ignore[assignment]
-        else:
-            target = self._target(dest)
-            if target is None:
-                await self._shell_call(route_key, message)
-                return
+        target = self._target(dest)
+        if target is None:
+            await self._shell_call(route_key, message)
+            return
         payload, ctype = encode_payload(message)
         env = self._factory.request(route_key, payload, ctype, 0, chain, tell=True)
         await self.out_gate.send_envelope(target, payload_type, env)

@@ -53,10 +53,11 @@ class Scheduler:
         self.workload = workload
         self.mailbox = mailbox
         self.handlers: dict[str, HandlerSpec] = workload.handler_specs()
-        # Bound once: getattr per message would build a new bound method each time.
-        self._bound = {key: getattr(workload, spec.attr) for key, spec in self.handlers.items()}
-        #: route key -> (spec, bound handler): one lookup per message.
-        self._routes = {key: (spec, self._bound[key]) for key, spec in self.handlers.items()}
+        #: route key -> (spec, bound handler): one lookup per message, and the
+        #: method bound once (getattr per message would build it each time).
+        self._routes = {
+            key: (spec, getattr(workload, spec.attr)) for key, spec in self.handlers.items()
+        }
         self._serial = SerialTurn()
         self._limits = {
             key: asyncio.Semaphore(spec.concurrency)
@@ -229,10 +230,7 @@ class Scheduler:
         if self._durable:
             await self._settle_durable(msg, reply if is_request else None, failure, poison, crashed)
         elif reply is not None and is_request:
-            try:
-                await self.node.out_gate.send_envelope(msg.sender, msg.payload_type, reply)
-            except ActrError as exc:
-                log.info("reply to %s not delivered: %s", msg.sender, exc.message)
+            await self.node._send_reply(msg.sender, msg.payload_type, reply)
         if failure is not None:
             await self._report(ctx, failure)
 
@@ -259,7 +257,7 @@ class Scheduler:
             await mailbox.complete(msg, reply.SerializeToString() if reply is not None else None)
 
     async def _invoke(self, spec: HandlerSpec, ctx: Context, request: Any) -> Any:
-        fn = self._bound[spec.route_key]
+        fn = self._routes[spec.route_key][1]
         if spec.is_async:
             return await fn(ctx, request)
         return fn(ctx, request)
