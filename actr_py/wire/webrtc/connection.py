@@ -58,7 +58,7 @@ from ...ids import ActorId
 from ...payload_type import PayloadType
 from ..base import FrameHandler, WireConnection
 from ..eager import start_eagerly
-from . import control, sctp_fast, udp_reads
+from . import control, inline_receive, sctp_fast, udp_reads
 from .config import WebRtcConfig
 from .framing import (
     BATCH_ITEM_OVERHEAD,
@@ -380,6 +380,7 @@ class WebRtcConnection(WireConnection):
     def _on_transport_up(self) -> None:
         """ICE+DTLS connected: start waiting for the peer's HELLO (answerer)."""
         udp_reads.apply(self._pc)
+        inline_receive.apply(self._pc)
         if not self.offerer:
             self._start_hello_timer()
 
@@ -812,6 +813,8 @@ class WebRtcConnection(WireConnection):
         if not self._hello_sent and self._mode != "plain":
             self._hello_sent = True
             self._send_control(control.Hello(control.CONTROL_VERSION, self._config.receive_window))
+            if self.fast_sctp:
+                self._send_control(control.Features(control.FEATURE_ACK_CLOCKED_SCTP))
 
     def _send_control(self, message: control.ControlMessage) -> None:
         channel = self._control
@@ -850,6 +853,9 @@ class WebRtcConnection(WireConnection):
                 self._peer_hello = message
                 self._send_hello()
                 self._check_ready()
+        elif isinstance(message, control.Features):
+            if message.flags & control.FEATURE_ACK_CLOCKED_SCTP:
+                sctp_fast.sack_per_burst(self._pc)
         elif isinstance(message, control.Goodbye):
             reason = message.reason or "no reason given"
             self._fail(Unavailable(f"peer {self.peer_id} closed the connection: {reason}"))

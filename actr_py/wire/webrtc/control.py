@@ -15,8 +15,20 @@ Each message is one DataChannel message, big-endian::
     PONG     0x03 <u32 seq>                     echoes PING's seq
     CREDIT   0x04 <u8 payload_type> <u32 bytes> I consumed this much of that lane
     GOODBYE  0x05 <utf-8 reason>
+    FEATURES 0x06 <u32 flags>                   optional behaviours I support,
+                                                sent right after HELLO
 
-Unknown types decode to ``None`` so a newer peer can add messages.
+Unknown types decode to ``None`` so a newer peer can add messages, and
+unknown FEATURES bits are ignored. A peer that never sends FEATURES (an
+older actr-py) supports none of them.
+
+Feature bits:
+
+* ``ACK_CLOCKED_SCTP`` (bit 0): my SCTP sender lets a SACK release as many
+  packets as it acknowledged, on top of the Max.Burst allowance. Only then
+  may the receiver answer a burst of packets with one SACK
+  (:mod:`.sctp_fast`): a sender that applies Max.Burst to the SACK alone
+  would send four packets per SACK and slow to a crawl.
 """
 
 from __future__ import annotations
@@ -28,8 +40,10 @@ from ...errors import ProtocolError
 
 __all__ = [
     "CONTROL_VERSION",
+    "FEATURE_ACK_CLOCKED_SCTP",
     "ControlMessage",
     "Credit",
+    "Features",
     "Goodbye",
     "Hello",
     "Ping",
@@ -40,7 +54,9 @@ __all__ = [
 
 CONTROL_VERSION = 1
 
-_HELLO, _PING, _PONG, _CREDIT, _GOODBYE = 1, 2, 3, 4, 5
+_HELLO, _PING, _PONG, _CREDIT, _GOODBYE, _FEATURES = 1, 2, 3, 4, 5, 6
+#: FEATURES bit: my SCTP sender is ack-clocked, one SACK per burst is fine with me.
+FEATURE_ACK_CLOCKED_SCTP = 1
 _B_I = struct.Struct("!BI")
 _B_B_I = struct.Struct("!BBI")
 _U32 = 0xFFFFFFFF
@@ -68,7 +84,11 @@ class Goodbye(NamedTuple):
     reason: str
 
 
-ControlMessage = Hello | Ping | Pong | Credit | Goodbye
+class Features(NamedTuple):
+    flags: int
+
+
+ControlMessage = Hello | Ping | Pong | Credit | Goodbye | Features
 
 
 def encode(message: ControlMessage) -> bytes:
@@ -83,6 +103,8 @@ def encode(message: ControlMessage) -> bytes:
         return _B_B_I.pack(_HELLO, message.version, min(message.window, _U32))
     if isinstance(message, Goodbye):
         return bytes([_GOODBYE]) + message.reason.encode("utf-8", "replace")[:512]
+    if isinstance(message, Features):
+        return _B_I.pack(_FEATURES, message.flags & _U32)
     raise TypeError(f"not a control message: {message!r}")
 
 
@@ -102,6 +124,8 @@ def decode(data: bytes) -> ControlMessage | None:
         if kind == _HELLO:
             _, version, window = _B_B_I.unpack(data)
             return Hello(version, window)
+        if kind == _FEATURES:
+            return Features(_B_I.unpack(data)[1])
     except struct.error:
         raise ProtocolError(
             f"actr-py control: message type {kind} has the wrong length {len(data)}"

@@ -87,6 +87,7 @@ __all__ = [
     "apply",
     "check_supported",
     "enabled_by_env",
+    "sack_per_burst",
 ]
 
 logger = logging.getLogger(__name__)
@@ -201,6 +202,22 @@ def apply(pc: RTCPeerConnection) -> bool:
     return True
 
 
+def sack_per_burst(pc: RTCPeerConnection) -> bool:
+    """Let ``pc``'s association answer a burst of packets with one SACK.
+
+    Only for a peer that said its sender is ack-clocked (the control
+    channel's ``ACK_CLOCKED_SCTP`` feature, which this module's sender has):
+    a sender that applies Max.Burst per SACK, as stock aiortc and usrsctp do,
+    would send only four packets per SACK and fall to a few MB/s. Returns
+    whether ``pc`` runs :class:`FastSctpTransport` and now does so.
+    """
+    sctp = pc.sctp
+    if type(sctp) is not FastSctpTransport:
+        return False
+    sctp._actr_sack_per_burst = True
+    return True
+
+
 class _FastInboundStream(InboundStream):
     """Reassembly that scans only while a message's last fragment is present.
 
@@ -244,6 +261,9 @@ class FastSctpTransport(RTCSctpTransport):
 
     _actr_rescan: bool
     _actr_flush_pending: bool
+    _actr_sack_soon: bool
+    _actr_sack_per_burst: bool
+    _actr_acked: int
     _actr_eager_spent: bool
     _actr_unacked: int
     _actr_sack_at: float
@@ -255,6 +275,9 @@ class FastSctpTransport(RTCSctpTransport):
     def _actr_setup(self) -> None:
         self._actr_rescan = True  # whatever was queued before the switch is looked at once
         self._actr_flush_pending = False
+        self._actr_sack_soon = False
+        self._actr_sack_per_burst = False
+        self._actr_acked = 0
         self._actr_eager_spent = False
         self._actr_unacked = 0
         self._actr_sack_at = 0.0
@@ -298,13 +321,8 @@ class FastSctpTransport(RTCSctpTransport):
             # turn are bundled by one flush task.
             self._actr_eager_spent = True
             self._loop.call_soon(self._actr_eager_reset)
-            try:
-                waiting = start_eagerly(self._data_channel_flush(), loop=self._loop)
-            except ConnectionError:
-                return  # the association is going away; aiortc's own flush fails quietly too
-            if waiting is not None:  # cannot wait today; kept for a future aiortc
-                self._actr_tasks.add(waiting)
-                waiting.add_done_callback(self._actr_tasks.discard)
+            with contextlib.suppress(ConnectionError):  # aiortc's own flush fails quietly too
+                self._actr_run(self._data_channel_flush())
             return
         self._actr_flush_pending = True
         self._actr_spawn(self._actr_flush_soon())
@@ -408,6 +426,8 @@ class FastSctpTransport(RTCSctpTransport):
                 self._t3_start()
 
         burst = (2 if self._fast_recovery_exit is not None else 4) * _USERDATA_MAX
+        burst += self._actr_acked
+        self._actr_acked = 0
         # aiortc ignores the peer's receive window; on a lossless path its
         # congestion window then grows without bound and the peer's socket
         # queue with it, until ICE consent checks queued behind the data time
@@ -560,6 +580,7 @@ class FastSctpTransport(RTCSctpTransport):
         elif done:
             self._t3_restart()
         self._update_advanced_peer_ack_point()
+        self._actr_acked = done_bytes
         await self._data_channel_flush()
         await self._transmit()
 
@@ -630,13 +651,17 @@ class FastSctpTransport(RTCSctpTransport):
                 await self._receive_chunk(chunk)
         if self._sack_needed:
             self._actr_unacked += 1
-            if (
-                immediate
-                or self._actr_unacked >= 2
-                or self._sack_misordered
-                or self._sack_duplicates
-            ):
+            if immediate or self._sack_misordered or self._sack_duplicates:
                 await self._send_sack()
+            elif self._actr_unacked >= 2:
+                if not self._actr_sack_per_burst:
+                    await self._send_sack()  # every second packet (RFC 9260 section 6.2)
+                elif not self._actr_sack_soon:
+                    # The peer's sender is ack-clocked (see ``sack_per_burst``):
+                    # packets read in one wake-up share one SACK, sent once the
+                    # burst is handled.
+                    self._actr_sack_soon = True
+                    self._loop.call_soon(self._actr_sack_burst)
             elif self._actr_unacked == 1:
                 # A lone packet: its SACK rides on our next packet, goes with
                 # the next one received, or leaves after SACK_DELAY. Like T3,
@@ -696,6 +721,11 @@ class FastSctpTransport(RTCSctpTransport):
         await self._send_chunk(sack)
         self._actr_sack_sent()
 
+    def _actr_sack_burst(self) -> None:
+        self._actr_sack_soon = False
+        if self._sack_needed and self._association_state == self.State.ESTABLISHED:
+            self._actr_run(self._actr_sack_quietly())
+
     def _actr_sack_due(self) -> None:
         self._actr_sack_timer = None
         if not self._sack_needed or self._association_state != self.State.ESTABLISHED:
@@ -704,7 +734,14 @@ class FastSctpTransport(RTCSctpTransport):
         if self._loop.time() < due:  # a newer lone packet moved the deadline
             self._actr_sack_timer = self._loop.call_at(due, self._actr_sack_due)
             return
-        self._actr_spawn(self._actr_sack_quietly())
+        self._actr_run(self._actr_sack_quietly())
+
+    def _actr_run(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` now; only if it waits does it go on in a (referenced) task."""
+        waiting = start_eagerly(coro, loop=self._loop)
+        if waiting is not None:
+            self._actr_tasks.add(waiting)
+            waiting.add_done_callback(self._actr_tasks.discard)
 
     def _actr_spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = self._loop.create_task(coro)

@@ -27,9 +27,12 @@ CHILD = ActorId(7, 0x100, ActrTypeName("acme", "child"))  # smaller: the child o
 
 
 @pytest.mark.slow
-async def test_echo_across_processes_then_kill_the_child(tmp_path: Path) -> None:
+@pytest.mark.parametrize("child_fast", [True, False], ids=["fast-child", "stock-child"])
+async def test_echo_across_processes_then_kill_the_child(tmp_path: Path, child_fast: bool) -> None:
     stderr = (tmp_path / "child.err").open("wb")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if not child_fast:  # the child's SCTP is stock aiortc: Max.Burst applies per SACK
+        env["ACTR_PY_SCTP_FAST"] = "0"
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -95,6 +98,11 @@ async def test_echo_across_processes_then_kill_the_child(tmp_path: Path) -> None
                 arrived.clear()
                 await arrived.wait()
         assert sorted(frames) == sorted(sent)
+        # One SACK per read burst only for a peer that said (FEATURES) its
+        # sender refills what a SACK acknowledged; a stock sender would crawl.
+        assert conn.fast_sctp
+        sctp = conn.peer_connection.sctp
+        assert sctp is not None and sctp._actr_sack_per_burst is child_fast
 
         closed: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
         conn.add_close_callback(lambda c, exc: closed.done() or closed.set_result(exc))

@@ -75,6 +75,8 @@ def test_role_negotiation_message() -> None:
         control.Credit(int(PayloadType.STREAM_RELIABLE), 123456),
         control.Goodbye("node shutting down"),
         control.Goodbye(""),
+        control.Features(control.FEATURE_ACK_CLOCKED_SCTP),
+        control.Features(0),
     ],
 )
 def test_control_roundtrip(message: control.ControlMessage) -> None:
@@ -85,10 +87,19 @@ def test_control_seq_wraps() -> None:
     assert control.decode(control.encode(control.Ping(2**32 + 5))) == control.Ping(5)
 
 
-@pytest.mark.parametrize("data", [b"", b"\x02\x00\x00", b"\x01\x01\x00\x00\x00\x00\x00", b"\x04"])
+@pytest.mark.parametrize(
+    "data", [b"", b"\x02\x00\x00", b"\x01\x01\x00\x00\x00\x00\x00", b"\x04", b"\x06\x01"]
+)
 def test_control_truncated_is_protocol_error(data: bytes) -> None:
     with pytest.raises(ProtocolError):
         control.decode(data)
+
+
+def test_control_features_keep_bits_this_version_does_not_know() -> None:
+    # A newer peer may set more bits; they decode, and only known ones are acted on.
+    message = control.decode(b"\x06\x80\x00\x00\x01")
+    assert message == control.Features(0x80000001)
+    assert message.flags & control.FEATURE_ACK_CLOCKED_SCTP
 
 
 def test_control_unknown_type_is_ignored() -> None:

@@ -7,12 +7,11 @@ is behaviour (delivery, order, refusal, packets and SACKs counted), never speed.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 
 import aiortc
 import pytest
-from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection
+from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.rtcsctptransport import (
     SCTP_DATA_FIRST_FRAG,
     SCTP_DATA_LAST_FRAG,
@@ -21,14 +20,13 @@ from aiortc.rtcsctptransport import (
 )
 
 from actr_py.errors import ConfigError
-from actr_py.wire.webrtc import sctp_fast
-from actr_py.wire.webrtc.config import WebRtcConfig
-from actr_py.wire.webrtc.gathering import restrict_gathering, set_receive_buffer
+from actr_py.wire.webrtc import sctp_fast, udp_reads
 from actr_py.wire.webrtc.sctp_fast import FastSctpTransport, _FastInboundStream
 
+from ._pairs import DATA, SACK, Pair, chunk_types
 from ._support import wait_until
 
-_SACK, _DATA = 3, 0
+Pairs = Callable[..., Awaitable[Pair]]
 
 
 # ---- version checks -----------------------------------------------------------------------
@@ -83,107 +81,6 @@ async def test_apply_switches_once_and_obeys_the_environment_switch(
         await off.close()
 
 
-# ---- a pair of real peer connections ---------------------------------------------------------
-
-
-@dataclass
-class Pair:
-    a: RTCPeerConnection
-    b: RTCPeerConnection
-    a_channels: dict[str, RTCDataChannel]
-    b_channels: dict[str, RTCDataChannel] = field(default_factory=dict)
-    received: dict[str, list[bytes]] = field(default_factory=dict)
-    #: Every SCTP packet each side wrote, as bytes (after our own drop rule).
-    sent: dict[str, list[bytes]] = field(default_factory=lambda: {"a": [], "b": []})
-
-    def watch(self, side: str, drop: Callable[[bytes], bool] | None = None) -> None:
-        """Record (and maybe drop) every SCTP packet ``side`` hands to DTLS."""
-        pc = self.a if side == "a" else self.b
-        sctp = pc.sctp
-        assert sctp is not None
-        log = self.sent[side]
-        if isinstance(sctp, FastSctpTransport):
-            write = sctp._actr_write  # every packet, data and control, leaves here
-
-            def fast_write(data: bytes) -> None:
-                if drop is not None and drop(data):
-                    return
-                log.append(data)
-                write(data)
-
-            sctp._actr_write = fast_write  # type: ignore[method-assign]
-            return
-        dtls = sctp.transport
-        original = dtls._send_data
-
-        async def send_data(data: bytes) -> None:
-            if drop is not None and drop(data):
-                return
-            log.append(data)
-            await original(data)
-
-        dtls._send_data = send_data  # type: ignore[method-assign]
-
-
-def _chunk_types(packet: bytes) -> list[int]:
-    types, pos = [], 12
-    while pos + 4 <= len(packet):
-        length = int.from_bytes(packet[pos + 2 : pos + 4], "big")
-        types.append(packet[pos])
-        pos += length + (-length % 4)
-    return types
-
-
-async def _connect(
-    fast_a: bool, fast_b: bool, labels: dict[str, tuple[bool, int | None]]
-) -> Pair:
-    a = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    b = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    channels = {
-        label: a.createDataChannel(label, ordered=ordered, maxRetransmits=retransmits)
-        for label, (ordered, retransmits) in labels.items()
-    }
-    pair = Pair(a, b, channels)
-
-    @b.on("datachannel")
-    def on_channel(channel: RTCDataChannel) -> None:
-        pair.b_channels[channel.label] = channel
-        channel.on("message", pair.received.setdefault(channel.label, []).append)
-
-    restrict_gathering(a, ["127.0.0.1"])
-    await a.setLocalDescription(await a.createOffer())
-    await b.setRemoteDescription(a.localDescription)
-    restrict_gathering(b, ["127.0.0.1"])
-    await b.setLocalDescription(await b.createAnswer())
-    await a.setRemoteDescription(b.localDescription)
-    for pc in (a, b):  # as our negotiator does: no overflow losses on a healthy path
-        set_receive_buffer(pc, WebRtcConfig().udp_receive_buffer or 0)
-    # Where WebRtcConnection applies it: both transports exist, nothing started.
-    for pc, fast in ((a, fast_a), (b, fast_b)):
-        if fast:
-            assert sctp_fast.apply(pc) is True
-    await wait_until(lambda: len(pair.b_channels) == len(labels))
-    await wait_until(lambda: all(c.readyState == "open" for c in channels.values()))
-    for pc, fast in ((a, fast_a), (b, fast_b)):
-        assert (type(pc.sctp) is FastSctpTransport) is fast
-    return pair
-
-
-@pytest.fixture
-async def pairs() -> AsyncIterator[Callable[..., object]]:
-    made: list[Pair] = []
-
-    async def make(*args: object) -> Pair:
-        pair = await _connect(*args)  # type: ignore[arg-type]
-        made.append(pair)
-        return pair
-
-    yield make
-    for pair in made:
-        await pair.a.close()
-        await pair.b.close()
-
-
 _RELIABLE = {"ordered": (True, None)}
 
 
@@ -191,9 +88,9 @@ _RELIABLE = {"ordered": (True, None)}
     ("fast_a", "fast_b"), [(True, True), (True, False), (False, True)], ids=["both", "a", "b"]
 )
 async def test_mixed_sizes_arrive_whole_and_in_order_with_a_stock_peer(
-    pairs: Callable[..., object], fast_a: bool, fast_b: bool
+    pairs: Pairs, fast_a: bool, fast_b: bool
 ) -> None:
-    pair: Pair = await pairs(fast_a, fast_b, _RELIABLE)  # type: ignore[operator]
+    pair = await pairs(fast_a, fast_b, _RELIABLE)
     rng = random.Random(7)
     messages = [
         rng.randbytes(rng.choice([1, 7, 64, 1000, 1160, 1161, 5000, 70_000])) for _ in range(300)
@@ -211,42 +108,42 @@ async def test_mixed_sizes_arrive_whole_and_in_order_with_a_stock_peer(
     assert back == messages[:50]
 
 
-async def test_small_messages_of_one_turn_share_packets(pairs: Callable[..., object]) -> None:
-    pair: Pair = await pairs(True, True, _RELIABLE)  # type: ignore[operator]
+async def test_small_messages_of_one_turn_share_packets(pairs: Pairs) -> None:
+    pair = await pairs(True, True, _RELIABLE)
     pair.watch("a")
     messages = [i.to_bytes(4, "big") * 4 for i in range(200)]
     for message in messages:  # one loop turn: one flush
         pair.a_channels["ordered"].send(message)
     await wait_until(lambda: len(pair.received.get("ordered", [])) == len(messages))
     assert pair.received["ordered"] == messages
-    data_packets = [p for p in pair.sent["a"] if _DATA in _chunk_types(p)]
-    data_chunks = sum(_chunk_types(p).count(_DATA) for p in data_packets)
+    data_packets = [p for p in pair.sent["a"] if DATA in chunk_types(p)]
+    data_chunks = sum(chunk_types(p).count(DATA) for p in data_packets)
     assert data_chunks == len(messages)
     assert len(data_packets) <= len(messages) // 10, "small chunks were not bundled"
     assert all(len(p) <= 1189 for p in pair.sent["a"])
 
 
 async def test_receiver_acknowledges_at_most_every_second_packet_in_bulk(
-    pairs: Callable[..., object],
+    pairs: Pairs,
 ) -> None:
-    pair: Pair = await pairs(True, True, _RELIABLE)  # type: ignore[operator]
+    pair = await pairs(True, True, _RELIABLE)
     pair.watch("a")
     pair.watch("b")
     payload = bytes(200_000)
     for _ in range(10):
         pair.a_channels["ordered"].send(payload)
     await wait_until(lambda: len(pair.received.get("ordered", [])) == 10)
-    data_packets = sum(1 for p in pair.sent["a"] if _DATA in _chunk_types(p))
-    sacks = sum(_chunk_types(p).count(_SACK) for p in pair.sent["b"])
+    data_packets = sum(1 for p in pair.sent["a"] if DATA in chunk_types(p))
+    sacks = sum(chunk_types(p).count(SACK) for p in pair.sent["b"])
     assert data_packets >= 1700  # 2 MB in 1160-byte chunks
     # Stock aiortc answers each packet; RFC 9260 asks for at least every second one.
     assert sacks <= data_packets * 0.6
 
 
 async def test_data_in_flight_stays_within_the_peers_advertised_window(
-    pairs: Callable[..., object],
+    pairs: Pairs,
 ) -> None:
-    pair: Pair = await pairs(True, False, _RELIABLE)  # type: ignore[operator]
+    pair = await pairs(True, False, _RELIABLE)
     receiver = pair.b.sctp
     sender = pair.a.sctp
     assert receiver is not None and isinstance(sender, FastSctpTransport)
@@ -270,15 +167,15 @@ async def test_data_in_flight_stays_within_the_peers_advertised_window(
 
 
 async def test_lost_packets_are_retransmitted_and_delivery_completes(
-    pairs: Callable[..., object],
+    pairs: Pairs,
 ) -> None:
-    pair: Pair = await pairs(True, True, _RELIABLE)  # type: ignore[operator]
+    pair = await pairs(True, True, _RELIABLE)
     seen = 0
     dropped: set[int] = set()
 
     def drop(packet: bytes) -> bool:
         nonlocal seen
-        if packet[12] != _DATA:
+        if packet[12] != DATA:
             return False
         tsn = int.from_bytes(packet[16:20], "big")
         seen += 1
@@ -296,9 +193,9 @@ async def test_lost_packets_are_retransmitted_and_delivery_completes(
 
 
 async def test_partially_reliable_unordered_channel_delivers_on_a_healthy_path(
-    pairs: Callable[..., object],
+    pairs: Pairs,
 ) -> None:
-    pair: Pair = await pairs(True, True, {"lossy": (False, 3)})  # type: ignore[operator]
+    pair = await pairs(True, True, {"lossy": (False, 3)})
     messages = {i.to_bytes(2, "big") * (1 + i % 700) for i in range(300)}
     for message in sorted(messages):
         pair.a_channels["lossy"].send(message)
@@ -350,3 +247,36 @@ def test_reassembly_recounts_after_pruning() -> None:
     assert stream.lasts == 1
     stream.sequence_number = 1
     assert [data for _, _, data in stream.pop_messages()] == [b"z"]
+
+
+# ---- one SACK per burst, for an ack-clocked peer ---------------------------------------------
+
+
+async def _bulk(pair: Pair, count: int = 10, size: int = 200_000) -> None:
+    payload = bytes(size)
+    for _ in range(count):
+        pair.a_channels["ordered"].send(payload)
+    await wait_until(lambda: len(pair.received.get("ordered", [])) == count)
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["reader-task", "inline"])
+async def test_an_ack_clocked_peer_gets_one_sack_per_burst(pairs: Pairs, inline: bool) -> None:
+    pair = await pairs(True, True, _RELIABLE, inline=inline)
+    udp_reads.apply(pair.b)  # as WebRtcConnection does: a wake-up reads a burst
+    pair.watch("a")
+    pair.watch("b")
+    assert pair.b.sctp is not None and not pair.b.sctp._actr_sack_per_burst
+    assert sctp_fast.sack_per_burst(pair.b) is True
+    await _bulk(pair)
+    data, sacks = pair.data_packets("a"), pair.sacks("b")
+    assert data >= 1700
+    # A sender bound by Max.Burst alone sends at most four packets per SACK,
+    # so one SACK per burst would mean at least data / 4 SACKs; the
+    # ack-clocked sender refills what each SACK acknowledged, so bursts grow.
+    assert sacks < data / 6
+
+
+async def test_sack_per_burst_needs_the_fast_association(pairs: Pairs) -> None:
+    pair = await pairs(True, False, _RELIABLE)
+    assert sctp_fast.sack_per_burst(pair.b) is False
+    assert type(pair.b.sctp) is RTCSctpTransport
