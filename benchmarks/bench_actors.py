@@ -38,6 +38,7 @@ from actr_py.actors import Actor, ActorClient, ActorHost, ActorOptions, action
 from actr_py.wire.inproc import InprocHub
 
 from ._harness import BenchContext, Record, benchmark, latency_record, throughput_record
+from ._memory import rss
 
 _ROOT = Path(__file__).resolve().parents[1]
 
@@ -254,15 +255,6 @@ async def action_rtt(ctx: BenchContext) -> list[Record]:
     ]
 
 
-def _rss() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-class _Empty:
-    __slots__ = ()
-
-
 async def _measure_ours(n: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         async with _setup(tmp) as (host, _, _, _):
@@ -278,29 +270,20 @@ async def _measure_ours(n: int) -> float:
             await make("warm", 5000)  # caches, statements, arenas
             await host.flush()
             gc.collect()
-            before = _rss()
+            before = rss()
             await make("k", n)
             await host.flush()
             gc.collect()
-            after = _rss()
+            after = rss()
             assert host.awake_count() == n + 5000
             return (after - before) / n
 
 
-def _measure_baseline(kind: str, n: int) -> float:
-    keep: list[Any] = [(_Empty() if kind == "slots" else {}) for _ in range(1000)]
-    gc.collect()
-    before = _rss()
-    items = [(_Empty() if kind == "slots" else {"count": 0}) for _ in range(n)]
-    gc.collect()
-    after = _rss()
-    del keep, items
-    return (after - before) / n
-
-
 def _memory_child(kind: str, n: int) -> float:
+    module = "benchmarks.bench_actors" if kind == "ours" else "benchmarks._memory"
+    args = ["--memory", kind, str(n)] if kind == "ours" else [kind, str(n)]
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_actors", "--memory", kind, str(n)],
+        [sys.executable, "-m", module, *args],
         cwd=_ROOT, capture_output=True, text=True, timeout=600, check=True,
     )
     return float(out.stdout.strip().splitlines()[-1])
@@ -322,11 +305,7 @@ async def idle_memory(ctx: BenchContext) -> list[Record]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--memory":
-        kind, count = sys.argv[2], int(sys.argv[3])
-        if kind == "ours":
-            print(asyncio.run(_measure_ours(count)))
-        else:
-            print(_measure_baseline(kind, count))
+    if len(sys.argv) == 4 and sys.argv[1:3] == ["--memory", "ours"]:
+        print(asyncio.run(_measure_ours(int(sys.argv[3]))))
     else:
         print(__doc__)

@@ -30,17 +30,10 @@ from actr_py.ids import ActorId, ActrTypeName
 from actr_py.payload_type import PayloadType
 
 from ._harness import BenchContext, Record, benchmark
+from ._memory import rss
 from ._procs import spawn
 
 __all__: list[str] = []
-
-_PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def _rss() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * _PAGE
-
 
 async def _ignore(peer: ActorId, pt: PayloadType, data: bytes) -> None:
     return None
@@ -55,12 +48,12 @@ async def _ours(count: int) -> tuple[int, int, list[object]]:
     await ours_local_pair(hub, ActorId(1, 2, ActrTypeName("bench", "peer")), _ignore, _ignore,
                           nodes)  # warm-up
     await _settle()
-    before = _rss()
+    before = rss()
     for i in range(count):
         peer = ActorId(1, 100 + i, ActrTypeName("bench", "peer"))
         kept.append(await ours_local_pair(hub, peer, _ignore, _ignore, nodes))
     await _settle()
-    return before, _rss(), kept
+    return before, rss(), kept
 
 
 async def _bare(count: int) -> tuple[int, int, list[object]]:
@@ -68,11 +61,11 @@ async def _bare(count: int) -> tuple[int, int, list[object]]:
 
     kept = [await bare_local_pair(("echo",))]  # warm-up
     await _settle()
-    before = _rss()
+    before = rss()
     for _ in range(count):
         kept.append(await bare_local_pair(("echo",)))
     await _settle()
-    return before, _rss(), kept
+    return before, rss(), kept
 
 
 async def _settle() -> None:
