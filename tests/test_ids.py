@@ -19,6 +19,8 @@ def test_hashable_and_comparable() -> None:
     b = ActorId.parse("1@1:acme+echo")
     c = ActorId.parse("2@1:acme+echo")
     assert a == b and hash(a) == hash(b) and len({a, b, c}) == 2
+    assert not (a != b) and a != c and not (a != a)
+    assert a != "1@1:acme+echo" and not (a == "1@1:acme+echo")
     assert a < c
     # The signaling tie-break order: realm, serial, manufacturer, name.
     assert ActorId.parse("ff@1:z+z") < ActorId.parse("1@2:a+a")

@@ -46,6 +46,9 @@ class MemoryMailbox:
         self._high: deque[InboundMessage] = deque()
         self._normal: deque[InboundMessage] = deque()
         self._waiter: asyncio.Future[None] | None = None
+        #: Found on the first wait: on Python 3.11 every get_running_loop()
+        #: makes a getpid system call, once per wait on the hot path otherwise.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def depth(self) -> int:
         return len(self._high) + len(self._normal)
@@ -80,16 +83,23 @@ class MemoryMailbox:
             return self._normal.popleft()
         return None
 
+    def arrival(self) -> asyncio.Future[None]:
+        """A future done once a message may be waiting; check with :meth:`pop_nowait`.
+
+        The pump waits on it directly: no coroutine per wait.
+        """
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        return waiter
+
     async def next(self) -> InboundMessage:
         while True:
             msg = self.pop_nowait()
             if msg is not None:
                 return msg
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+            await self.arrival()
 
     async def complete(self, msg: InboundMessage, response: bytes | None) -> None:
         """Acknowledge: nothing to delete in memory."""

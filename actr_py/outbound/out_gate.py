@@ -10,7 +10,7 @@ variant is simply a gate with only the in-process manager.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 
 from ..errors import Unavailable
 from ..ids import ActorId
@@ -72,20 +72,39 @@ class OutGate:
         detail = "; ".join(errors) if errors else "no lane kind in its route can reach it"
         raise Unavailable(f"cannot reach {peer} for {payload_type.name}: {detail}")
 
-    async def send(self, peer: ActorId, payload_type: PayloadType, data: bytes) -> None:
-        lane = self._lanes.get((peer, payload_type))
-        if lane is None or lane.connection.closed:
-            lane = await self.lane(peer, payload_type)
-        # Straight to the wire: one coroutine layer less on the hot path.
-        await lane.connection.send(payload_type, data)
+    def send(self, peer: ActorId, payload_type: PayloadType, data: bytes) -> Awaitable[None]:
+        """Send one frame to ``peer``; await the result.
 
-    async def send_envelope(
-        self, peer: ActorId, payload_type: PayloadType, envelope: package_pb2.RpcEnvelope
-    ) -> None:
+        With a lane already open this is the wire's own send (no coroutine
+        layer of ours on the hot path); otherwise a coroutine that opens one.
+        """
         lane = self._lanes.get((peer, payload_type))
         if lane is None or lane.connection.closed:
-            lane = await self.lane(peer, payload_type)
-        await lane.connection.send_envelope(payload_type, envelope)
+            return self._send_on_new_lane(peer, payload_type, data, None)
+        return lane.connection.send(payload_type, data)
+
+    def send_envelope(
+        self, peer: ActorId, payload_type: PayloadType, envelope: package_pb2.RpcEnvelope
+    ) -> Awaitable[None]:
+        """Like :meth:`send`, for an envelope (the in-process wire hands it over as is)."""
+        lane = self._lanes.get((peer, payload_type))
+        if lane is None or lane.connection.closed:
+            return self._send_on_new_lane(peer, payload_type, None, envelope)
+        return lane.connection.send_envelope(payload_type, envelope)
+
+    async def _send_on_new_lane(
+        self,
+        peer: ActorId,
+        payload_type: PayloadType,
+        data: bytes | None,
+        envelope: package_pb2.RpcEnvelope | None,
+    ) -> None:
+        lane = await self.lane(peer, payload_type)
+        if envelope is not None:
+            await lane.connection.send_envelope(payload_type, envelope)
+        else:
+            assert data is not None
+            await lane.connection.send(payload_type, data)
 
     async def close(self) -> None:
         self._lanes.clear()

@@ -76,6 +76,8 @@ def routing_metadata(env: package_pb2.RpcEnvelope) -> tuple[str | None, str]:
 # upstream actr) and a receiver without a declared type gets the bytes.
 # Passing metadata to the constructor costs half of appending it afterwards,
 # and passing none at all (an empty ``**`` below) costs less than an empty list.
+# Scalars go the other way: with upb, five attribute assignments cost about
+# two thirds of the same five constructor keywords (464 vs 706 ns here).
 _CT_METADATA: dict[ContentType, dict[str, list[package_pb2.MetadataEntry]]] = {
     ct: {"metadata": [MetadataEntry(key=CONTENT_TYPE_KEY, value=ct.value)]}
     if ct is ContentType.MSGPACK
@@ -116,27 +118,29 @@ class EnvelopeFactory:
         if chain is not None and chain != request_id:
             chained = MetadataEntry(key=CHAIN_KEY, value=chain)
             metadata = {"metadata": [*metadata.get("metadata", ()), chained]}
-        return RpcEnvelope(
-            route_key=route_key,
-            payload=payload,
-            request_id=request_id,
-            direction=_TELL if tell else _REQUEST,
-            timeout_ms=0 if tell else timeout_ms,
-            **metadata,
-        )
+        env = RpcEnvelope(**metadata)
+        env.route_key = route_key
+        env.payload = payload
+        env.request_id = request_id
+        if tell:
+            env.direction = _TELL
+            env.timeout_ms = 0
+        else:
+            env.direction = _REQUEST
+            env.timeout_ms = timeout_ms
+        return env
 
 
 def response(
     request: package_pb2.RpcEnvelope, payload: bytes, content_type: ContentType
 ) -> package_pb2.RpcEnvelope:
-    return RpcEnvelope(
-        route_key=request.route_key,
-        payload=payload,
-        request_id=request.request_id,
-        direction=_RESPONSE,
-        timeout_ms=0,
-        **_CT_METADATA[content_type],
-    )
+    env = RpcEnvelope(**_CT_METADATA[content_type])
+    env.route_key = request.route_key
+    env.payload = payload
+    env.request_id = request.request_id
+    env.direction = _RESPONSE
+    env.timeout_ms = 0
+    return env
 
 
 def error_response(

@@ -41,7 +41,7 @@ class PendingCalls(Generic[T]):
         """
         calls = self._calls
         entry = calls.get(request_id)
-        if entry is None or (peer is not None and entry[0] != peer):
+        if entry is None or (peer is not None and entry[0] is not peer and entry[0] != peer):
             return None
         del calls[request_id]
         # Drop answered calls from the top of the deadline heap now, so a busy

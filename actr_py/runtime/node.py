@@ -30,7 +30,7 @@ from ..proto import actr_pb2, package_pb2
 from ..protocol import envelope as envcodec
 from ..protocol.codec import decode_payload, encode_payload
 from ..transport.manager import InprocTransportManager
-from ..wire.base import WireConnection
+from ..wire.base import DONE, WireConnection
 from ..wire.webrtc import WebRtcCoordinator
 from .context import Context
 from .dest import Dest, DestKind, as_dest
@@ -351,20 +351,34 @@ class ActrNode:
             raise NotFound(f"the shell of {self.actor_id} has no handler for {route_key!r}")
         return await fn(request)
 
-    async def _send_reply(
+    def _send_reply(
         self,
         peer: ActorId,
         payload_type: PayloadType,
         reply: package_pb2.RpcEnvelope | bytes,
-    ) -> None:
-        if not hasattr(self, "out_gate"):  # a refusal while still registering
+    ) -> Awaitable[None]:
+        """Send a reply; await the result. A reply that cannot be delivered is logged.
+
+        Not a coroutine: a reply the wire takes at once (in process, or with
+        room in the WebSocket buffer) costs no coroutine.
+        """
+        out_gate = getattr(self, "out_gate", None)
+        if out_gate is None:  # a refusal while still registering
             log.info("reply to %s dropped: the node is still starting", peer)
-            return
+            return DONE
         try:
             if isinstance(reply, bytes):
-                await self.out_gate.send(peer, payload_type, reply)
+                sent = out_gate.send(peer, payload_type, reply)
             else:
-                await self.out_gate.send_envelope(peer, payload_type, reply)
+                sent = out_gate.send_envelope(peer, payload_type, reply)
+        except ActrError as exc:
+            log.info("reply to %s not delivered: %s", peer, exc.message)
+            return DONE
+        return DONE if sent is DONE else self._reply_sent(peer, sent)
+
+    async def _reply_sent(self, peer: ActorId, sent: Awaitable[None]) -> None:
+        try:
+            await sent
         except ActrError as exc:
             log.info("reply to %s not delivered: %s", peer, exc.message)
 

@@ -137,11 +137,16 @@ class Scheduler:
         mailbox = self.mailbox
         serial = self._serial
         limits = self._limits
-        # In memory, a waiting message is taken without a coroutine per message.
+        # In memory, a message is taken, or waited for, without a coroutine per message.
         pop = None if self._durable else mailbox.pop_nowait
+        arrival = None if self._durable else mailbox.arrival
         while True:
-            msg = pop() if pop is not None else None
-            if msg is None:
+            if pop is not None:
+                msg = pop()
+                while msg is None:
+                    await arrival()  # type: ignore[misc]
+                    msg = pop()
+            else:
                 msg = await mailbox.next()
             limit = limits.get(msg.envelope.route_key) if limits else None
             try:
@@ -226,7 +231,11 @@ class Scheduler:
             text = f"handler error: {type(exc).__name__}: {exc}"
             reply = envcodec.error_response(env.route_key, env.request_id, 500, text)
         finally:
-            _release_chain(chains, chain)
+            count = chains[chain]  # _release_chain, inlined: once per message
+            if count <= 1:
+                del chains[chain]
+            else:
+                chains[chain] = count - 1
         if self._durable:
             await self._settle_durable(msg, reply if is_request else None, failure, poison, crashed)
         elif reply is not None and is_request:

@@ -15,9 +15,32 @@ from ..ids import ActorId
 from ..payload_type import PayloadType
 from ..proto import package_pb2
 
-__all__ = ["CloseCallback", "FrameHandler", "WireConnection"]
+__all__ = ["DONE", "CloseCallback", "FrameHandler", "WireConnection"]
 
 FrameHandler = Callable[[ActorId, PayloadType, bytes], Awaitable[None]]
+
+
+_EXHAUSTED = iter(())
+
+
+class _Done:
+    """An awaitable that is already finished (``await DONE`` is None, never suspends).
+
+    What a send returns when it handed the message over synchronously, so
+    the hot path makes no coroutine per message yet callers can still await.
+    """
+
+    __slots__ = ()
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        return _EXHAUSTED  # stays exhausted, so one iterator serves every await
+
+    def __repr__(self) -> str:
+        return "DONE"
+
+
+#: The finished awaitable (see :class:`_Done`).
+DONE: Awaitable[None] = _Done()
 CloseCallback = Callable[["WireConnection", "BaseException | None"], None]
 
 
@@ -56,15 +79,17 @@ class WireConnection(abc.ABC):
     async def send(self, payload_type: PayloadType, data: bytes) -> None:
         """Send one frame; raise :class:`~actr_py.errors.Unavailable` when closed."""
 
-    async def send_envelope(
+    def send_envelope(
         self, payload_type: PayloadType, envelope: package_pb2.RpcEnvelope
-    ) -> None:
-        """Send an RPC envelope the runtime built and will not touch again.
+    ) -> Awaitable[None]:
+        """Send an RPC envelope the runtime built and will not touch again; await the result.
 
         Wires with bytes underneath serialize it; the in-process wire hands
-        the object over as is.
+        the object over as is. Not a coroutine function, so that a wire that
+        hands over synchronously can return :data:`DONE` (no coroutine per
+        message); errors may therefore be raised by the call itself.
         """
-        await self.send(payload_type, envelope.SerializeToString())
+        return self.send(payload_type, envelope.SerializeToString())
 
     @abc.abstractmethod
     async def close(self, reason: str = "") -> None:

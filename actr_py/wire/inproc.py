@@ -18,7 +18,7 @@ from ..errors import Unavailable
 from ..ids import ActorId, ActrTypeName
 from ..payload_type import PayloadType
 from ..proto import package_pb2
-from .base import FrameHandler, WireConnection
+from .base import DONE, FrameHandler, WireConnection
 
 #: Receives an RpcEnvelope object from an in-process peer (no serialization).
 #: Takes an envelope object from an in-process peer; returns ``None`` when it was
@@ -53,14 +53,13 @@ class InprocConnection(WireConnection):
         # The receiver sees our id: in-process, identity needs no credential.
         await self._deliver(self._self_id, payload_type, data)
 
-    async def send_envelope(
+    def send_envelope(
         self, payload_type: PayloadType, envelope: package_pb2.RpcEnvelope
-    ) -> None:
+    ) -> Awaitable[None]:
         if self._closed:
             raise Unavailable(f"actor {self.peer_id} has stopped")
         waiting = self._deliver_envelope(self._self_id, payload_type, envelope)
-        if waiting is not None:
-            await waiting
+        return DONE if waiting is None else waiting
 
     async def close(self, reason: str = "") -> None:
         self._mark_closed(Unavailable(reason or f"link to {self.peer_id} closed"))

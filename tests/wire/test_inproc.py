@@ -70,3 +70,29 @@ async def test_connect_to_unknown_and_close() -> None:
 
 def test_default_hub_is_a_singleton() -> None:
     assert default_hub() is default_hub()
+
+
+async def test_a_synchronous_handover_returns_a_finished_awaitable() -> None:
+    """No coroutine per message: the envelope is handed over by the call itself."""
+    from actr_py.wire.base import DONE
+
+    hub = InprocHub()
+    got: list[str] = []
+
+    def envs(sender, pt, env):  # an envelope handler that does not wait
+        got.append(env.request_id)
+        return None
+
+    async def nothing(*args):
+        pass
+
+    a = hub.register(ActrTypeName("acme", "a"), 1, nothing, nothing)
+    b = hub.register(ActrTypeName("acme", "b"), 1, nothing, envs)
+    link = hub.connect(a, b)
+    sent = link.send_envelope(PayloadType.RPC_RELIABLE, package_pb2.RpcEnvelope(request_id="r1"))
+    assert sent is DONE and got == ["r1"]  # delivered before anything was awaited
+    for _ in range(3):  # the one finished awaitable serves every await
+        assert await sent is None
+    hub.unregister(b)
+    with pytest.raises(Unavailable):
+        link.send_envelope(PayloadType.RPC_RELIABLE, package_pb2.RpcEnvelope(request_id="r2"))

@@ -50,7 +50,7 @@ from ...errors import ActrError, LocalError, PayloadTooLarge, Unavailable
 from ...ids import ActorId
 from ...payload_type import PayloadType
 from ...proto import package_pb2
-from ..base import FrameHandler, WireConnection
+from ..base import DONE, FrameHandler, WireConnection
 from ..eager import start_eagerly
 from .framing import HEADER_SIZE, FrameBatcher, decode_frames
 from .handshake import CLOSE_NORMAL, close_code_for
@@ -304,13 +304,14 @@ class WebSocketConnection(WireConnection):
         if not self._offer(payload_type, data):
             await self._offer_when_room(payload_type, data)
 
-    async def send_envelope(
+    def send_envelope(
         self, payload_type: PayloadType, envelope: package_pb2.RpcEnvelope
-    ) -> None:
-        """Serialize and send (one coroutine less than ``send`` on a request's path)."""
+    ) -> Awaitable[None]:
+        """Serialize and send; a coroutine only when it must wait for room."""
         data = envelope.SerializeToString()
-        if not self._offer(payload_type, data):
-            await self._offer_when_room(payload_type, data)
+        if self._offer(payload_type, data):
+            return DONE
+        return self._offer_when_room(payload_type, data)
 
     def _offer(self, payload_type: PayloadType, data: bytes) -> bool:
         """Write or batch one frame now; False when it must wait for room.
