@@ -171,7 +171,10 @@ class Scheduler:
                 # and one bad message must not stop the actor.
                 log.exception("message %r could not be processed", msg.envelope.request_id)
             finally:
-                serial.release()
+                if serial._waiters:
+                    serial._release_to_next()
+                else:
+                    serial._held = False  # release() inlined: once per message
 
     async def _run_limited(self, msg: InboundMessage, limit: asyncio.Semaphore) -> None:
         try:
