@@ -52,6 +52,13 @@ logger = logging.getLogger(__name__)
 #: Environment switch: "0" leaves every datagram on aiortc's reader task.
 ENV_SWITCH = "ACTR_PY_INLINE_RECEIVE"
 
+#: What the inline path reads or updates on aiortc's DTLS transport (beyond what
+#: :mod:`.sctp_fast`, whose version gate it stands behind, already checked).
+_REQUIRED_DTLS_ATTRS = (
+    "_ssl", "_state", "_data_receiver", "transport",
+    "_RTCDtlsTransport__rx_bytes", "_RTCDtlsTransport__rx_packets",
+)
+
 #: First byte of a DTLS 1.0/1.2 record carrying application data (RFC 6347 section 4.1).
 _APPLICATION_DATA = 23
 _MARK = "_actr_py_inline_receive"
@@ -65,12 +72,18 @@ def apply(pc: RTCPeerConnection) -> InlineReceiver | None:
     """Receive ``pc``'s SCTP packets inline; the receiver, or None where it does not apply.
 
     Call once ICE and DTLS are connected; calling again is harmless (and
-    picks up sockets that appeared since).
+    picks up sockets that appeared since). Refuses (None, logged) when the
+    DTLS transport lacks an attribute the path reads; an ICE socket whose
+    protocol is not the aioice one we know stays on the stock path.
     """
     sctp = pc.sctp
     if not enabled_by_env() or sctp is None or type(sctp) is not FastSctpTransport:
         return None
     dtls = sctp.transport
+    missing = [a for a in _REQUIRED_DTLS_ATTRS if not hasattr(dtls, a)]
+    if missing:
+        logger.warning("inline receive off: aiortc's DTLS transport lacks %s", ", ".join(missing))
+        return None
     receiver = getattr(dtls, _MARK, None)
     if receiver is None:
         receiver = InlineReceiver(sctp)
