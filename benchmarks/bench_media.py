@@ -122,7 +122,7 @@ async def _run_mode(url: str, mode: str, window: float, settle: float = 2.0) -> 
 @benchmark("media.relay")
 async def bench_relay(ctx: BenchContext) -> list[Record]:
     # --quick must keep the whole suite under two minutes on both loops.
-    window, settle = (0.8, 0.6) if ctx.quick else (8.0, 2.0)
+    window, settle = (0.5, 0.3) if ctx.quick else (8.0, 2.0)
     url = await ctx.shared("signaling", signaling)
     forward = await _run_mode(url, "forward", window, settle)
     transcode = await _run_mode(url, "transcode", window, settle)
