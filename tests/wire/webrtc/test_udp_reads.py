@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection
 
 from actr_py.wire.webrtc import udp_reads
-from actr_py.wire.webrtc.gathering import restrict_gathering
 
+from ._pairs import Pair
 from ._support import wait_until
 
 
@@ -92,23 +92,10 @@ async def test_read_errors_are_reported_like_the_stock_reader() -> None:
 
 
 async def test_peer_connection_sockets_get_burst_reads_unless_switched_off(
-    monkeypatch: pytest.MonkeyPatch,
+    pairs: Callable[..., Awaitable[Pair]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pcs = [RTCPeerConnection(RTCConfiguration(iceServers=[])) for _ in range(2)]
-    a, b = pcs
-    try:
-        a.createDataChannel("x")
-        restrict_gathering(a, ["127.0.0.1"])
-        await a.setLocalDescription(await a.createOffer())
-        await b.setRemoteDescription(a.localDescription)
-        restrict_gathering(b, ["127.0.0.1"])
-        await b.setLocalDescription(await b.createAnswer())
-        await a.setRemoteDescription(b.localDescription)
-        await wait_until(lambda: a.connectionState == "connected")
-        monkeypatch.setenv(udp_reads.ENV_SWITCH, "0")
-        assert udp_reads.apply(a) == 0
-        monkeypatch.delenv(udp_reads.ENV_SWITCH)
-        assert udp_reads.apply(a) >= 1
-    finally:
-        for pc in pcs:
-            await pc.close()
+    pair = await pairs(False, False, {"x": (True, None)})
+    monkeypatch.setenv(udp_reads.ENV_SWITCH, "0")
+    assert udp_reads.apply(pair.a) == 0
+    monkeypatch.delenv(udp_reads.ENV_SWITCH)
+    assert udp_reads.apply(pair.a) >= 1
