@@ -372,7 +372,7 @@ class ActrNode:
             else:
                 sent = out_gate.send_envelope(peer, payload_type, reply)
         except ActrError as exc:
-            log.info("reply to %s not delivered: %s", peer, exc.message)
+            _reply_lost(peer, exc)
             return DONE
         return DONE if sent is DONE else self._reply_sent(peer, sent)
 
@@ -380,7 +380,7 @@ class ActrNode:
         try:
             await sent
         except ActrError as exc:
-            log.info("reply to %s not delivered: %s", peer, exc.message)
+            _reply_lost(peer, exc)
 
     async def _reply_error(
         self, peer: ActorId, payload_type: PayloadType, route_key: str, request_id: str,
@@ -403,3 +403,7 @@ class ActrNode:
         log.warning("%s on %s: %s", where, self._actor_id, exc)
         if self.state is NodeState.RUNNING:
             self.scheduler.report_soon(exc, where)
+
+
+def _reply_lost(peer: ActorId, exc: ActrError) -> None:
+    log.info("reply to %s not delivered: %s", peer, exc.message)

@@ -171,10 +171,7 @@ class Scheduler:
                 # and one bad message must not stop the actor.
                 log.exception("message %r could not be processed", msg.envelope.request_id)
             finally:
-                if serial._waiters:
-                    serial._release_to_next()
-                else:
-                    serial._held = False  # release() inlined: once per message
+                serial.release()
 
     async def _run_limited(self, msg: InboundMessage, limit: asyncio.Semaphore) -> None:
         try:
@@ -234,11 +231,7 @@ class Scheduler:
             text = f"handler error: {type(exc).__name__}: {exc}"
             reply = envcodec.error_response(env.route_key, env.request_id, 500, text)
         finally:
-            count = chains[chain]  # _release_chain, inlined: once per message
-            if count <= 1:
-                del chains[chain]
-            else:
-                chains[chain] = count - 1
+            _release_chain(chains, chain)
         if self._durable:
             await self._settle_durable(msg, reply if is_request else None, failure, poison, crashed)
         elif reply is not None and is_request:
